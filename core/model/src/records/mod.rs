@@ -1,0 +1,77 @@
+//! The typed records. Each top-level struct is one automerge document; nested records are
+//! maps keyed by their id (see `crate::ids`). Field names in documents are the Rust field names
+//! (snake_case); `docs/schema.md` describes the JSON shape for other languages.
+
+use autosurgeon::{Hydrate, Reconcile};
+use serde::{Deserialize, Serialize};
+
+use crate::enums::DocKind;
+use crate::validate::{Problems, ValidationError};
+
+pub mod appearance;
+pub mod attendance;
+pub mod campaign;
+pub mod customer;
+pub mod roster;
+
+/// The schema version this build writes. Documents with a greater version are read but not
+/// written (a newer app wrote them).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// A reference to a content-addressed attachment (photo, signature, certificate). The bytes
+/// live outside the document; the record holds their SHA-256 so record and evidence never drift.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    /// Lowercase hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Media type, e.g. `image/jpeg`.
+    pub media_type: String,
+    /// User id of who attached it.
+    pub attached_by: String,
+    /// Device time in Unix milliseconds.
+    pub attached_at: i64,
+}
+
+impl AttachmentRef {
+    pub(crate) fn check(&self, p: &mut Problems, record: &str, field: &str) {
+        if self.sha256.len() != 64 || !self.sha256.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+            p.push(record, field, "sha256 must be 64 lowercase hex digits");
+        }
+        if self.size < 0 {
+            p.push(record, field, "size cannot be negative");
+        }
+        if !self.media_type.contains('/') {
+            p.push(record, field, "media_type must look like type/subtype");
+        }
+    }
+}
+
+/// A top-level record kind: its document kind and its whole-state validation.
+pub trait Record: Reconcile + Hydrate + Clone + Sized {
+    /// The `kind` at the document's root.
+    const KIND: DocKind;
+
+    /// Every problem with this state; empty when valid.
+    fn problems(&self) -> Problems;
+
+    /// Validates, returning every problem at once.
+    fn validate(&self) -> Result<(), Vec<ValidationError>> {
+        self.problems().into_result().map_err(|p| p.0)
+    }
+}
+
+/// Checks the `kind` and `schema_version` fields every document has at its root.
+pub(crate) fn check_header(p: &mut Problems, kind: DocKind, found: DocKind, version: i64) {
+    if found != kind {
+        p.push("document", "kind", format!("must be {kind}, is {found}"));
+    }
+    if !(1..=SCHEMA_VERSION).contains(&version) {
+        p.push(
+            "document",
+            "schema_version",
+            format!("must be 1..={SCHEMA_VERSION}, is {version} (a newer app may have written it)"),
+        );
+    }
+}
