@@ -254,6 +254,23 @@ impl KefuDoc {
         Ok(KefuDoc { doc })
     }
 
+    /// The genesis of a document that exists once per key (an attendance month, a team's
+    /// appearance sheet for a day, a roster): its id and its first change are derived from the
+    /// key alone (actor = first 16 bytes of SHA-256 of the key, time 0, no message), so two
+    /// devices creating it offline produce the *same* change, automerge stores it once, and
+    /// their later edits land in the same maps. `record` must contain only what the key
+    /// determines (kind, key fields, empty maps). Later edits use `actor`.
+    pub fn genesis<R: Record>(key: &str, record: &R, actor: ActorId) -> Result<(crate::DocumentId, Self), DocError> {
+        let digest = sha2_16(key);
+        let mut doc = AutoCommit::new().with_actor(ActorId::from(digest.as_slice()));
+        autosurgeon::reconcile(&mut doc, record).map_err(|e| DocError::Unreadable(e.to_string()))?;
+        doc.commit_with(CommitOptions::default().with_time(0));
+        doc.set_actor(actor);
+        let mut id = digest;
+        id[0] ^= 0x4b; // keep document ids distinct from the genesis actor bytes
+        Ok((crate::DocumentId::from_bytes(id), KefuDoc { doc }))
+    }
+
     /// A new document built from plain JSON, the way a JavaScript client writing the shape of
     /// `docs/schema.md` would (objects become maps, arrays lists, whole numbers signed
     /// integers). Nothing is validated here: call [`KefuDoc::read`] and
@@ -522,6 +539,14 @@ impl KefuDoc {
         }
         out
     }
+}
+
+fn sha2_16(key: &str) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("kefu-genesis:{key}").as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d[..16]);
+    out
 }
 
 /// Parses hex change hashes.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::document::DocError;
 use crate::enums::*;
 use crate::lifecycle::{self, CallbackStep, ComplaintStep, StepMark, VisitStep};
-use crate::records::appearance::{AppearanceCheck, ItemResult, StaffCheck};
+use crate::records::appearance::{AppearanceCheck, ItemResult, SheetTemplate, StaffCheck};
 use crate::records::attendance::*;
 use crate::records::customer::*;
 
@@ -385,14 +385,16 @@ impl AttendanceMonth {
 }
 
 impl AppearanceCheck {
-    /// Records one person's check; items not listed are recorded as passed.
-    pub fn record(&mut self, by: &Actor, staff: &str, mut results: BTreeMap<String, ItemResult>) -> Result<(), DocError> {
+    /// Records one person's check against the sheet's template (set from `template` if the
+    /// sheet has none yet); items not listed are recorded as passed.
+    pub fn record(&mut self, by: &Actor, staff: &str, template: &SheetTemplate, mut results: BTreeMap<String, ItemResult>) -> Result<(), DocError> {
+        let tpl = self.template.get_or_insert_with(|| template.clone());
         for code in results.keys() {
-            if !self.template.items.contains_key(code) {
+            if !tpl.items.contains_key(code) {
                 return Err(DocError::NotFound(format!("checklist item {code}")));
             }
         }
-        for code in self.template.items.keys() {
+        for code in tpl.items.keys() {
             results.entry(code.clone()).or_insert(ItemResult { result: CheckResult::Pass, note: None, photo: None });
         }
         self.checks.insert(staff.to_string(), StaffCheck { items: results, checked_at: by.at, checked_by: by.user.clone() });

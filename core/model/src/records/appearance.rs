@@ -186,12 +186,29 @@ pub struct AppearanceCheck {
     pub team: String,
     /// YYYY-MM-DD.
     pub date: String,
-    /// The template version used.
-    pub template: SheetTemplate,
+    /// The template version used; set by the first check (absent in the keyed genesis change,
+    /// see `KefuDoc::genesis`).
+    #[autosurgeon(missing = "Default::default")]
+    #[serde(default)]
+    pub template: Option<SheetTemplate>,
     /// Checks keyed by staff user id.
     #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub checks: BTreeMap<String, StaffCheck>,
+}
+
+impl AppearanceCheck {
+    /// An empty sheet for a team and day (the keyed genesis content).
+    pub fn new(team: &str, date: &str) -> Self {
+        AppearanceCheck {
+            kind: DocKind::AppearanceCheck,
+            schema_version: super::SCHEMA_VERSION,
+            team: team.to_string(),
+            date: date.to_string(),
+            template: None,
+            checks: BTreeMap::new(),
+        }
+    }
 }
 
 impl Record for AppearanceCheck {
@@ -203,13 +220,25 @@ impl Record for AppearanceCheck {
         let s = "appearance check";
         p.text(s, "team", &self.team, 64);
         p.date(s, "date", &self.date);
-        check_items(&mut p, s, &self.template.items);
+        let empty = BTreeMap::new();
+        let items = match &self.template {
+            Some(t) => {
+                check_items(&mut p, s, &t.items);
+                &t.items
+            }
+            None => {
+                if !self.checks.is_empty() {
+                    p.push(s, "template", "is required once anyone is checked");
+                }
+                &empty
+            }
+        };
         for (staff, check) in &self.checks {
             let r = rec("check of", staff);
             p.time(&r, "checked_at", check.checked_at);
             p.text(&r, "checked_by", &check.checked_by, 64);
             for (code, item) in &check.items {
-                if !self.template.items.contains_key(code) {
+                if !items.contains_key(code) {
                     p.push(&r, &format!("items.{code}"), "is not an item of the template version used");
                 }
                 if item.result == CheckResult::Fail
