@@ -182,31 +182,19 @@ impl PersonPeriodFacts {
             *x = x.saturating_add(y);
         }
         self.months = self.months.saturating_add(other.months);
-        a(
-            &mut self.satisfaction_ratings_sum,
-            other.satisfaction_ratings_sum,
-        );
-        a(
-            &mut self.satisfaction_ratings_count,
-            other.satisfaction_ratings_count,
-        );
+        a(&mut self.satisfaction_ratings_sum, other.satisfaction_ratings_sum);
+        a(&mut self.satisfaction_ratings_count, other.satisfaction_ratings_count);
         a(&mut self.responses_total, other.responses_total);
         a(&mut self.responses_on_time, other.responses_on_time);
         a(&mut self.handled, other.handled);
         a(&mut self.resolved, other.resolved);
         a(&mut self.complaints_handled, other.complaints_handled);
-        a(
-            &mut self.complaints_confirmed_satisfied,
-            other.complaints_confirmed_satisfied,
-        );
+        a(&mut self.complaints_confirmed_satisfied, other.complaints_confirmed_satisfied);
         a(&mut self.complaints_reopened, other.complaints_reopened);
         a(&mut self.callbacks_scheduled, other.callbacks_scheduled);
         a(&mut self.callbacks_done, other.callbacks_done);
         a(&mut self.new_assignments, other.new_assignments);
-        a(
-            &mut self.new_assignments_contacted_within_week,
-            other.new_assignments_contacted_within_week,
-        );
+        a(&mut self.new_assignments_contacted_within_week, other.new_assignments_contacted_within_week);
         a(&mut self.shifts_rostered, other.shifts_rostered);
         a(&mut self.late_count, other.late_count);
         a(&mut self.late_minutes, other.late_minutes);
@@ -244,12 +232,7 @@ impl PersonPeriodFacts {
     /// parts at wholes), so this is for the code that collects the counts.
     pub fn validate(&self) -> Result<(), FactsError> {
         let pairs: [(&'static str, u64, &'static str, u64); 6] = [
-            (
-                "responses_on_time",
-                self.responses_on_time,
-                "responses_total",
-                self.responses_total,
-            ),
+            ("responses_on_time", self.responses_on_time, "responses_total", self.responses_total),
             ("resolved", self.resolved, "handled", self.handled),
             (
                 "complaints_confirmed_satisfied",
@@ -257,39 +240,21 @@ impl PersonPeriodFacts {
                 "complaints_handled",
                 self.complaints_handled,
             ),
-            (
-                "callbacks_done",
-                self.callbacks_done,
-                "callbacks_scheduled",
-                self.callbacks_scheduled,
-            ),
+            ("callbacks_done", self.callbacks_done, "callbacks_scheduled", self.callbacks_scheduled),
             (
                 "new_assignments_contacted_within_week",
                 self.new_assignments_contacted_within_week,
                 "new_assignments",
                 self.new_assignments,
             ),
-            (
-                "appearance_passed",
-                self.appearance_passed,
-                "appearance_checks",
-                self.appearance_checks,
-            ),
+            ("appearance_passed", self.appearance_passed, "appearance_checks", self.appearance_checks),
         ];
         for (part, part_value, whole, whole_value) in pairs {
             if part_value > whole_value {
-                return Err(FactsError::PartExceedsWhole {
-                    part,
-                    part_value,
-                    whole,
-                    whole_value,
-                });
+                return Err(FactsError::PartExceedsWhole { part, part_value, whole, whole_value });
             }
         }
-        let (sum, count) = (
-            self.satisfaction_ratings_sum,
-            self.satisfaction_ratings_count,
-        );
+        let (sum, count) = (self.satisfaction_ratings_sum, self.satisfaction_ratings_count);
         if sum < count || sum > count.saturating_mul(5) {
             return Err(FactsError::RatingsOutOfRange { sum, count });
         }
@@ -518,12 +483,7 @@ impl Default for Penalties {
     /// Reopen 10, late 2, early leave 2, absence 10: an unexcused absence costs as much as
     /// five late arrivals, and ten absences in a month take attendance to 0.
     fn default() -> Self {
-        Penalties {
-            complaint_reopened: 10.0,
-            late_arrival: 2.0,
-            early_leave: 2.0,
-            absence: 10.0,
-        }
+        Penalties { complaint_reopened: 10.0, late_arrival: 2.0, early_leave: 2.0, absence: 10.0 }
     }
 }
 
@@ -591,16 +551,10 @@ impl Measures {
     /// Computes the measures from the counts (formulas in the module docs).
     pub fn from_facts(facts: &PersonPeriodFacts, penalties: &Penalties) -> Self {
         let f = facts;
-        let satisfaction = f
-            .mean_satisfaction()
-            .map(|mean| ((mean - 1.0) / 4.0 * 100.0).clamp(0.0, 100.0));
-        let complaint_handling = percent(f.complaints_confirmed_satisfied, f.complaints_handled)
-            .map(|share| {
-                let reopen = per_month_points(
-                    f.complaints_reopened,
-                    f.months,
-                    penalties.complaint_reopened,
-                );
+        let satisfaction = f.mean_satisfaction().map(|mean| ((mean - 1.0) / 4.0 * 100.0).clamp(0.0, 100.0));
+        let complaint_handling =
+            percent(f.complaints_confirmed_satisfied, f.complaints_handled).map(|share| {
+                let reopen = per_month_points(f.complaints_reopened, f.months, penalties.complaint_reopened);
                 (share - reopen).max(0.0)
             });
         let callback_parts = [
@@ -657,10 +611,7 @@ pub fn round_score(score: f64) -> f64 {
 /// data. Unusable weights (negative, NaN, infinite) count as 0.
 pub fn composite_score(measures: &Measures, weights: &Weights) -> Option<f64> {
     // Scale by the largest weight so that absurdly large weights cannot overflow.
-    let max_weight = Measure::ALL
-        .iter()
-        .map(|&m| usable(weights.get(m)))
-        .fold(0.0, f64::max);
+    let max_weight = Measure::ALL.iter().map(|&m| usable(weights.get(m))).fold(0.0, f64::max);
     if max_weight <= 0.0 {
         return None;
     }

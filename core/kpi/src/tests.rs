@@ -108,11 +108,8 @@ fn no_complaints_renormalises_over_present_measures() {
 #[test]
 fn only_callback_half_present_uses_that_half() {
     // No new assignments: the callback measure is the done share alone, 45 / 50 = 90.
-    let facts = PersonPeriodFacts {
-        new_assignments: 0,
-        new_assignments_contacted_within_week: 0,
-        ..full_month()
-    };
+    let facts =
+        PersonPeriodFacts { new_assignments: 0, new_assignments_contacted_within_week: 0, ..full_month() };
     let report = eval(&facts);
     approx(report.measures.callback_completion, 90.0);
     assert_eq!(report.contacted_within_week_percent, None);
@@ -131,21 +128,13 @@ fn empty_facts_have_no_score() {
 
 #[test]
 fn attendance_is_100_for_a_clean_roster_and_floors_at_0() {
-    let clean = PersonPeriodFacts {
-        months: 1,
-        shifts_rostered: 22,
-        ..Default::default()
-    };
+    let clean = PersonPeriodFacts { months: 1, shifts_rostered: 22, ..Default::default() };
     let report = eval(&clean);
     approx(report.measures.attendance, 100.0);
     assert_eq!(report.score, Some(100.0));
 
     // Leave alone is an attendance record, and costs nothing.
-    let on_leave = PersonPeriodFacts {
-        months: 1,
-        leave_half_days: 10,
-        ..Default::default()
-    };
+    let on_leave = PersonPeriodFacts { months: 1, leave_half_days: 10, ..Default::default() };
     approx(eval(&on_leave).measures.attendance, 100.0);
 
     // 100 − 3·2 − 2·2 − 1·10 = 80
@@ -160,12 +149,7 @@ fn attendance_is_100_for_a_clean_roster_and_floors_at_0() {
     approx(eval(&mixed).measures.attendance, 80.0);
 
     // 12 absences: 100 − 120 → 0, not negative.
-    let absent = PersonPeriodFacts {
-        months: 1,
-        shifts_rostered: 22,
-        absences: 12,
-        ..Default::default()
-    };
+    let absent = PersonPeriodFacts { months: 1, shifts_rostered: 22, absences: 12, ..Default::default() };
     approx(eval(&absent).measures.attendance, 0.0);
 }
 
@@ -254,21 +238,9 @@ fn promotion_goes_one_band_at_a_time() {
 fn year_is_sum_of_twelve_months() {
     // Months 1–6 as the full month (late 2, early 1: attendance 94); months 7–12 the same
     // but punctual (attendance 100).
-    let punctual = PersonPeriodFacts {
-        late_count: 0,
-        late_minutes: 0,
-        early_leave_count: 0,
-        ..full_month()
-    };
-    let months: Vec<PersonPeriodFacts> = (0..12)
-        .map(|i| {
-            if i < 6 {
-                full_month()
-            } else {
-                punctual.clone()
-            }
-        })
-        .collect();
+    let punctual = PersonPeriodFacts { late_count: 0, late_minutes: 0, early_leave_count: 0, ..full_month() };
+    let months: Vec<PersonPeriodFacts> =
+        (0..12).map(|i| if i < 6 { full_month() } else { punctual.clone() }).collect();
     let year: PersonPeriodFacts = months.iter().sum();
 
     let mut by_add = PersonPeriodFacts::default();
@@ -307,11 +279,7 @@ fn year_is_sum_of_twelve_months() {
 
 #[test]
 fn inconsistent_counts_are_capped_and_reported() {
-    let facts = PersonPeriodFacts {
-        responses_total: 10,
-        responses_on_time: 12,
-        ..full_month()
-    };
+    let facts = PersonPeriodFacts { responses_total: 10, responses_on_time: 12, ..full_month() };
     approx(eval(&facts).measures.response_timeliness, 100.0);
     assert_eq!(
         facts.validate(),
@@ -323,16 +291,10 @@ fn inconsistent_counts_are_capped_and_reported() {
         })
     );
     let low = ratings_only(3, 4);
-    assert_eq!(
-        low.validate(),
-        Err(FactsError::RatingsOutOfRange { sum: 3, count: 4 })
-    );
+    assert_eq!(low.validate(), Err(FactsError::RatingsOutOfRange { sum: 3, count: 4 }));
     approx(eval(&low).measures.satisfaction, 0.0);
     let high = ratings_only(21, 4);
-    assert_eq!(
-        high.validate(),
-        Err(FactsError::RatingsOutOfRange { sum: 21, count: 4 })
-    );
+    assert_eq!(high.validate(), Err(FactsError::RatingsOutOfRange { sum: 21, count: 4 }));
     approx(eval(&high).measures.satisfaction, 100.0);
     assert!(ratings_only(5, 0).validate().is_err());
 }
@@ -340,34 +302,17 @@ fn inconsistent_counts_are_capped_and_reported() {
 #[test]
 fn weights_and_penalties_validate() {
     assert_eq!(Weights::default().validate(), Ok(()));
-    let sum: f64 = Measure::ALL
-        .iter()
-        .map(|&m| Weights::default().get(m))
-        .sum();
+    let sum: f64 = Measure::ALL.iter().map(|&m| Weights::default().get(m)).sum();
     assert_eq!(sum, 100.0);
     assert_eq!(Penalties::default().validate(), Ok(()));
 
-    let negative = Weights {
-        resolution: -1.0,
-        ..Weights::default()
-    };
+    let negative = Weights { resolution: -1.0, ..Weights::default() };
     assert_eq!(
         negative.validate(),
-        Err(ConfigError::NegativeWeight {
-            measure: Measure::Resolution,
-            value: -1.0
-        })
+        Err(ConfigError::NegativeWeight { measure: Measure::Resolution, value: -1.0 })
     );
-    let nan = Weights {
-        appearance: f64::NAN,
-        ..Weights::default()
-    };
-    assert_eq!(
-        nan.validate(),
-        Err(ConfigError::NonFiniteWeight {
-            measure: Measure::Appearance
-        })
-    );
+    let nan = Weights { appearance: f64::NAN, ..Weights::default() };
+    assert_eq!(nan.validate(), Err(ConfigError::NonFiniteWeight { measure: Measure::Appearance }));
     let zero = Weights {
         satisfaction: 0.0,
         response_timeliness: 0.0,
@@ -379,43 +324,16 @@ fn weights_and_penalties_validate() {
     };
     assert_eq!(zero.validate(), Err(ConfigError::AllWeightsZero));
     assert_eq!(eval(&full_month()).score.map(|_| ()), Some(()));
-    assert_eq!(
-        evaluate(&full_month(), &zero, &Penalties::default()).score,
-        None
-    );
+    assert_eq!(evaluate(&full_month(), &zero, &Penalties::default()).score, None);
 
-    let bad = Penalties {
-        late_arrival: -2.0,
-        ..Penalties::default()
-    };
-    assert_eq!(
-        bad.validate(),
-        Err(ConfigError::NegativePenalty {
-            name: "late_arrival",
-            value: -2.0
-        })
-    );
+    let bad = Penalties { late_arrival: -2.0, ..Penalties::default() };
+    assert_eq!(bad.validate(), Err(ConfigError::NegativePenalty { name: "late_arrival", value: -2.0 }));
     // evaluate treats the bad penalty as 0 rather than rewarding lateness.
-    approx(
-        evaluate(&full_month(), &Weights::default(), &bad)
-            .measures
-            .attendance,
-        98.0,
-    );
-    let inf = Penalties {
-        absence: f64::INFINITY,
-        ..Penalties::default()
-    };
+    approx(evaluate(&full_month(), &Weights::default(), &bad).measures.attendance, 98.0);
+    let inf = Penalties { absence: f64::INFINITY, ..Penalties::default() };
+    assert_eq!(inf.validate(), Err(ConfigError::NonFinitePenalty { name: "absence" }));
     assert_eq!(
-        inf.validate(),
-        Err(ConfigError::NonFinitePenalty { name: "absence" })
-    );
-    assert_eq!(
-        ConfigError::NegativeWeight {
-            measure: Measure::Resolution,
-            value: -1.0
-        }
-        .to_string(),
+        ConfigError::NegativeWeight { measure: Measure::Resolution, value: -1.0 }.to_string(),
         "weight for resolution rate is negative (-1)"
     );
 }
@@ -432,10 +350,7 @@ fn weights_need_not_sum_to_100() {
         attendance: 20.0,
         appearance: 20.0,
     };
-    assert_eq!(
-        evaluate(&full_month(), &double, &Penalties::default()).score,
-        Some(86.4)
-    );
+    assert_eq!(evaluate(&full_month(), &double, &Penalties::default()).score, Some(86.4));
     // Satisfaction only: the score is the satisfaction measure, 80.
     let only = Weights {
         satisfaction: 1.0,
@@ -446,26 +361,13 @@ fn weights_need_not_sum_to_100() {
         attendance: 0.0,
         appearance: 0.0,
     };
-    assert_eq!(
-        evaluate(&full_month(), &only, &Penalties::default()).score,
-        Some(80.0)
-    );
+    assert_eq!(evaluate(&full_month(), &only, &Penalties::default()).score, Some(80.0));
 }
 
 #[test]
 fn grade_labels_and_allowances() {
-    let rows: Vec<_> = Grade::ALL
-        .iter()
-        .map(|g| (g.label_zh(), g.label_en(), g.allowance_yuan()))
-        .collect();
-    assert_eq!(
-        rows,
-        [
-            ("基本", "Basic", 0),
-            ("中级", "Intermediate", 100),
-            ("高级", "Senior", 200)
-        ]
-    );
+    let rows: Vec<_> = Grade::ALL.iter().map(|g| (g.label_zh(), g.label_en(), g.allowance_yuan())).collect();
+    assert_eq!(rows, [("基本", "Basic", 0), ("中级", "Intermediate", 100), ("高级", "Senior", 200)]);
     assert_eq!(Grade::Basic.one_up(), Grade::Intermediate);
     assert_eq!(Grade::Senior.one_up(), Grade::Senior);
     assert!(Grade::Basic < Grade::Intermediate && Grade::Intermediate < Grade::Senior);
@@ -480,25 +382,11 @@ fn serde_names_and_defaults() {
 
     // Missing fields take their defaults.
     let weights: Weights = serde_json::from_str(r#"{"satisfaction": 40}"#).expect("weights");
-    assert_eq!(
-        weights,
-        Weights {
-            satisfaction: 40.0,
-            ..Weights::default()
-        }
-    );
+    assert_eq!(weights, Weights { satisfaction: 40.0, ..Weights::default() });
     let penalties: Penalties = serde_json::from_str("{}").expect("penalties");
     assert_eq!(penalties, Penalties::default());
-    let facts: PersonPeriodFacts =
-        serde_json::from_str(r#"{"months": 1, "late_count": 2}"#).expect("facts");
-    assert_eq!(
-        facts,
-        PersonPeriodFacts {
-            months: 1,
-            late_count: 2,
-            ..Default::default()
-        }
-    );
+    let facts: PersonPeriodFacts = serde_json::from_str(r#"{"months": 1, "late_count": 2}"#).expect("facts");
+    assert_eq!(facts, PersonPeriodFacts { months: 1, late_count: 2, ..Default::default() });
 
     let report = eval(&full_month());
     let text = serde_json::to_string(&report).expect("serialise report");
@@ -508,10 +396,7 @@ fn serde_names_and_defaults() {
 
 #[test]
 fn team_ranking() {
-    let with_score = |score: Option<f64>| KpiReport {
-        score,
-        ..KpiReport::default()
-    };
+    let with_score = |score: Option<f64>| KpiReport { score, ..KpiReport::default() };
     let mut team = vec![
         ("王芳".to_string(), with_score(Some(80.0))),
         ("李娜".to_string(), with_score(None)),
@@ -536,34 +421,9 @@ fn team_ranking() {
 fn arb_facts() -> impl Strategy<Value = PersonPeriodFacts> {
     // Counts independent of each other, so parts may exceed wholes: evaluate must cope.
     (
-        (
-            0u32..24,
-            0u64..5000,
-            0u64..1000,
-            0u64..500,
-            0u64..500,
-            0u64..500,
-            0u64..500,
-        ),
-        (
-            0u64..200,
-            0u64..200,
-            0u64..50,
-            0u64..500,
-            0u64..500,
-            0u64..100,
-            0u64..100,
-        ),
-        (
-            0u64..40,
-            0u64..40,
-            0u64..2000,
-            0u64..40,
-            0u64..40,
-            0u64..60,
-            0u64..60,
-            0u64..60,
-        ),
+        (0u32..24, 0u64..5000, 0u64..1000, 0u64..500, 0u64..500, 0u64..500, 0u64..500),
+        (0u64..200, 0u64..200, 0u64..50, 0u64..500, 0u64..500, 0u64..100, 0u64..100),
+        (0u64..40, 0u64..40, 0u64..2000, 0u64..40, 0u64..40, 0u64..60, 0u64..60, 0u64..60),
     )
         .prop_map(|(a, b, c)| PersonPeriodFacts {
             months: a.0,
@@ -639,15 +499,9 @@ fn bump_good(facts: &mut PersonPeriodFacts, which: usize, by: u64) -> Measure {
         0 => (&mut facts.satisfaction_ratings_sum, Measure::Satisfaction),
         1 => (&mut facts.responses_on_time, Measure::ResponseTimeliness),
         2 => (&mut facts.resolved, Measure::Resolution),
-        3 => (
-            &mut facts.complaints_confirmed_satisfied,
-            Measure::ComplaintHandling,
-        ),
+        3 => (&mut facts.complaints_confirmed_satisfied, Measure::ComplaintHandling),
         4 => (&mut facts.callbacks_done, Measure::CallbackCompletion),
-        5 => (
-            &mut facts.new_assignments_contacted_within_week,
-            Measure::CallbackCompletion,
-        ),
+        5 => (&mut facts.new_assignments_contacted_within_week, Measure::CallbackCompletion),
         _ => (&mut facts.appearance_passed, Measure::Appearance),
     };
     *field += by;

@@ -81,6 +81,9 @@ fn commit_options(author: &Author, now_ms: i64) -> CommitOptions {
     CommitOptions::default().with_message(author.message()).with_time(now_ms.div_euclid(1000))
 }
 
+/// The values of one property with their op ids.
+type ValuesAt = Vec<(Json, ObjId)>;
+
 /// One value of a field in conflict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConflictValue {
@@ -235,7 +238,7 @@ fn put_json<T: Transactable>(tx: &mut T, obj: &ObjId, prop: Prop, value: &Json) 
         }
         Json::Object(map) => {
             for (k, v) in map {
-                put_json(tx, &new, Prop::Map(k.clone().into()), v)?;
+                put_json(tx, &new, Prop::Map(k.clone()), v)?;
             }
         }
         _ => {}
@@ -281,7 +284,7 @@ impl KefuDoc {
         };
         let mut doc = AutoCommit::new().with_actor(actor);
         for (k, v) in map {
-            put_json(&mut doc, &ROOT, Prop::Map(k.clone().into()), v)?;
+            put_json(&mut doc, &ROOT, Prop::Map(k.clone()), v)?;
         }
         doc.commit_with(commit_options(author, now_ms));
         Ok(KefuDoc { doc })
@@ -388,11 +391,11 @@ impl KefuDoc {
 
     /// Every field with concurrent values, with who wrote each and when.
     pub fn conflicts(&mut self) -> Vec<Conflict> {
-        let mut found: Vec<(Vec<String>, Vec<(Json, ObjId)>)> = Vec::new();
+        let mut found: Vec<(Vec<String>, ValuesAt)> = Vec::new();
         let mut stack: Vec<(ObjId, Vec<String>)> = vec![(ROOT, Vec::new())];
         while let Some((obj, path)) = stack.pop() {
             let props: Vec<Prop> = match self.doc.object_type(&obj) {
-                Ok(ObjType::Map | ObjType::Table) => self.doc.keys(&obj).map(|k| Prop::Map(k.into())).collect(),
+                Ok(ObjType::Map | ObjType::Table) => self.doc.keys(&obj).map(Prop::Map).collect(),
                 Ok(ObjType::List) => (0..self.doc.length(&obj)).map(Prop::Seq).collect(),
                 _ => Vec::new(),
             };

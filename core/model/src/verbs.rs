@@ -63,6 +63,51 @@ pub struct VisitCompletion {
     pub follow_up_on: Option<String>,
 }
 
+/// A callback to schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCallback {
+    /// The agent's user id.
+    pub agent: String,
+    /// Due date, YYYY-MM-DD.
+    pub date: String,
+    /// Planned method.
+    pub method: ContactChannel,
+    /// Campaign document id.
+    pub campaign: Option<String>,
+    /// The visit it follows up.
+    pub visit: Option<String>,
+}
+
+/// A leave request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewLeave {
+    /// Kind of leave.
+    pub kind: LeaveKind,
+    /// First day, YYYY-MM-DD.
+    pub start: String,
+    /// Last day, YYYY-MM-DD.
+    pub end: String,
+    /// Why.
+    pub reason: String,
+    /// Asked in person (required for personal leave).
+    pub asked_in_person: bool,
+}
+
+/// A shift swap request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewSwap {
+    /// The requester's date given away.
+    pub date: String,
+    /// The requester's shift that day.
+    pub my_shift: Shift,
+    /// The colleague's user id.
+    pub with_staff: String,
+    /// The colleague's date taken in return.
+    pub their_date: String,
+    /// The colleague's shift that day.
+    pub their_shift: Shift,
+}
+
 /// The result of a callback.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallbackResult {
@@ -138,16 +183,16 @@ impl CustomerFile {
     }
 
     /// Schedules a callback.
-    pub fn schedule_callback(&mut self, id: String, by: &Actor, agent: &str, date: &str, method: ContactChannel, campaign: Option<String>, visit: Option<String>) {
+    pub fn schedule_callback(&mut self, id: String, by: &Actor, new: &NewCallback) {
         let mut steps = lifecycle::Steps::new();
         steps.insert(CallbackStep::Scheduled.as_str().into(), by.mark());
         self.callbacks.insert(
             id,
             Callback {
-                scheduled_for: date.to_string(),
-                campaign,
-                agent: agent.to_string(),
-                method,
+                scheduled_for: new.date.clone(),
+                campaign: new.campaign.clone(),
+                agent: new.agent.clone(),
+                method: new.method,
                 steps,
                 attempts: BTreeMap::new(),
                 outcome: None,
@@ -156,7 +201,7 @@ impl CustomerFile {
                 suggestions: None,
                 issue: None,
                 follow_up_on: None,
-                visit,
+                visit: new.visit.clone(),
             },
         );
     }
@@ -279,16 +324,16 @@ impl AttendanceMonth {
     }
 
     /// Asks for leave.
-    pub fn request_leave(&mut self, id: String, by: &Actor, kind: LeaveKind, start: &str, end: &str, reason: &str, asked_in_person: bool) {
+    pub fn request_leave(&mut self, id: String, by: &Actor, new: &NewLeave) {
         self.leave.insert(
             id,
             LeaveRequest {
-                leave_kind: kind,
-                start_date: start.to_string(),
-                end_date: end.to_string(),
-                reason: reason.to_string(),
+                leave_kind: new.kind,
+                start_date: new.start.clone(),
+                end_date: new.end.clone(),
+                reason: new.reason.clone(),
                 requested_at: by.at,
-                asked_in_person,
+                asked_in_person: new.asked_in_person,
                 certificate: None,
                 certificate_ref: None,
                 approvals: BTreeMap::new(),
@@ -330,16 +375,15 @@ impl AttendanceMonth {
     }
 
     /// Asks a colleague for a shift swap.
-    #[allow(clippy::too_many_arguments)]
-    pub fn request_swap(&mut self, id: String, by: &Actor, date: &str, my_shift: Shift, with: &str, their_date: &str, their_shift: Shift) {
+    pub fn request_swap(&mut self, id: String, by: &Actor, new: &NewSwap) {
         self.swaps.insert(
             id,
             ShiftSwap {
-                date: date.to_string(),
-                my_shift,
-                with_staff: with.to_string(),
-                their_date: their_date.to_string(),
-                their_shift,
+                date: new.date.clone(),
+                my_shift: new.my_shift,
+                with_staff: new.with_staff.clone(),
+                their_date: new.their_date.clone(),
+                their_shift: new.their_shift,
                 requested_at: by.at,
                 colleague_agreed: None,
                 manager: None,

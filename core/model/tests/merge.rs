@@ -10,7 +10,7 @@ use kefu_model::verbs::*;
 use kefu_model::{Author, DocError, KefuDoc, Record};
 use proptest::prelude::*;
 
-const T0: i64 = 1_795_000_000_000; // 2026-11-19
+const T0: i64 = 1_795_000_000_000; // 2026-11-18 19:06 in Beijing
 
 fn author(user: &str) -> Author {
     Author { user: user.into(), device: format!("{user}-phone") }
@@ -182,7 +182,8 @@ fn seeded() -> CustomerFile {
         c.dispatch_visit(format!("v{i}"), &by, &nv);
         let nc = NewComplaint { channel: ContactChannel::Phone, content: "漏水".into(), category: ComplaintCategory::ProductQuality, severity: Severity::High, handler: "li".into() };
         c.take_complaint(format!("c{i}"), &by, &nc);
-        c.schedule_callback(format!("b{i}"), &by, "li", "2026-11-20", ContactChannel::Phone, None, None);
+        let nb = NewCallback { agent: "li".into(), date: "2026-11-20".into(), method: ContactChannel::Phone, campaign: None, visit: None };
+        c.schedule_callback(format!("b{i}"), &by, &nb);
     }
     c
 }

@@ -223,9 +223,7 @@ impl std::fmt::Debug for Client {
 }
 
 fn system_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 fn random<const N: usize>() -> [u8; N] {
@@ -257,7 +255,8 @@ impl Client {
     }
 
     fn with_connection(conn: Connection) -> Result<Client> {
-        let actor_hex: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0)).optional()?;
+        let actor_hex: Option<String> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0)).optional()?;
         let actor = match actor_hex.and_then(|h| ActorId::try_from(h.as_str()).ok()) {
             Some(a) => a,
             None => {
@@ -267,9 +266,17 @@ impl Client {
                 a
             }
         };
-        let identity: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0)).optional()?;
+        let identity: Option<String> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0)).optional()?;
         let identity = identity.and_then(|j| serde_json::from_str(&j).ok());
-        Ok(Client { conn, cache: Cache::default(), actor, identity, clock: Box::new(system_now_ms), utc_offset_min: CHINA_UTC_OFFSET_MIN })
+        Ok(Client {
+            conn,
+            cache: Cache::default(),
+            actor,
+            identity,
+            clock: Box::new(system_now_ms),
+            utc_offset_min: CHINA_UTC_OFFSET_MIN,
+        })
     }
 
     /// Replaces the clock (tests, replays).
@@ -312,7 +319,10 @@ impl Client {
     fn who(&self) -> Result<(Author, Actor)> {
         let id = self.identity.as_ref().ok_or(StoreError::NoIdentity)?;
         let now = self.now();
-        Ok((Author { user: id.user_id.clone(), device: id.device_id.clone() }, Actor { user: id.user_id.clone(), at: now }))
+        Ok((
+            Author { user: id.user_id.clone(), device: id.device_id.clone() },
+            Actor { user: id.user_id.clone(), at: now },
+        ))
     }
 
     /// Today's date in the department's time zone.
@@ -326,24 +336,38 @@ impl Client {
         if let Some(doc) = self.cache.take(id) {
             return Ok(doc);
         }
-        let snapshot: Option<Vec<u8>> = self.conn.query_row("SELECT snapshot FROM documents WHERE doc_id = ?1", [id], |r| r.get(0)).optional()?;
+        let snapshot: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT snapshot FROM documents WHERE doc_id = ?1", [id], |r| r.get(0))
+            .optional()?;
         let mut bytes = snapshot.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         let mut stmt = self.conn.prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
         let chunks = stmt.query_map([id], |r| r.get::<_, Vec<u8>>(0))?;
         for c in chunks {
             bytes.extend_from_slice(&c?);
         }
-        KefuDoc::load(&bytes, self.actor.clone()).map_err(|e| StoreError::CorruptDocument { doc_id: id.to_string(), detail: e.to_string() })
+        KefuDoc::load(&bytes, self.actor.clone())
+            .map_err(|e| StoreError::CorruptDocument { doc_id: id.to_string(), detail: e.to_string() })
     }
 
     /// Writes what changed in `doc` since `before` (heads) in one transaction with its sync
     /// metadata and index rows. `local` lists the changes made on this device.
-    fn persist(&mut self, id: &str, doc: &mut KefuDoc, before: Option<&[ChangeHash]>, local: &[ChangeHash]) -> Result<()> {
+    fn persist(
+        &mut self,
+        id: &str,
+        doc: &mut KefuDoc,
+        before: Option<&[ChangeHash]>,
+        local: &[ChangeHash],
+    ) -> Result<()> {
         let now = self.now();
         let kind = doc.kind().map(|k| k.to_string()).unwrap_or_else(|_| "unknown".into());
         let tx = self.conn.transaction()?;
         let existing: Option<(i64, i64, i64)> = tx
-            .query_row("SELECT chunk_count, chunk_bytes, length(snapshot) FROM documents WHERE doc_id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row(
+                "SELECT chunk_count, chunk_bytes, length(snapshot) FROM documents WHERE doc_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .optional()?;
         match (existing, before) {
             (Some((count, bytes, snap)), Some(before)) => {
@@ -362,7 +386,10 @@ impl Client {
                 tx.execute("UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0, updated_at = ?3 WHERE doc_id = ?1", params![id, doc.save(), now])?;
             }
             (None, _) => {
-                tx.execute("INSERT INTO documents (doc_id, kind, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)", params![id, kind, doc.save(), now])?;
+                tx.execute(
+                    "INSERT INTO documents (doc_id, kind, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, kind, doc.save(), now],
+                )?;
             }
         }
         for h in local {
@@ -389,7 +416,10 @@ impl Client {
     fn keyed<R: Record>(&mut self, key: &str, genesis: &R) -> Result<DocumentId> {
         let (id, mut doc) = KefuDoc::genesis(key, genesis, self.actor.clone())?;
         let sid = id.to_string();
-        let exists: bool = self.conn.query_row("SELECT count(*) FROM documents WHERE doc_id = ?1", [&sid], |r| r.get::<_, i64>(0))? > 0;
+        let exists: bool =
+            self.conn.query_row("SELECT count(*) FROM documents WHERE doc_id = ?1", [&sid], |r| {
+                r.get::<_, i64>(0)
+            })? > 0;
         if !exists {
             // The genesis change is shared by every device, so it is not an outbox entry of
             // ours; edits on top of it are.
@@ -400,7 +430,11 @@ impl Client {
     }
 
     /// Applies a verb to a record and commits it (validated, one change, one transaction).
-    pub fn edit<R: Record, T>(&mut self, id: &DocumentId, f: impl FnOnce(&mut R, &Actor) -> Result<T, DocError>) -> Result<T> {
+    pub fn edit<R: Record, T>(
+        &mut self,
+        id: &DocumentId,
+        f: impl FnOnce(&mut R, &Actor) -> Result<T, DocError>,
+    ) -> Result<T> {
         let (author, actor) = self.who()?;
         let sid = id.to_string();
         let mut doc = self.load(&sid)?;
@@ -459,7 +493,8 @@ impl Client {
         let mut doc = match self.load(&sid) {
             Ok(d) => d,
             Err(StoreError::NotFound(_)) => {
-                let doc = KefuDoc::load(bytes, self.actor.clone()).map_err(|e| StoreError::Document(e.to_string()))?;
+                let doc = KefuDoc::load(bytes, self.actor.clone())
+                    .map_err(|e| StoreError::Document(e.to_string()))?;
                 let mut doc = doc;
                 self.persist(&sid, &mut doc, None, &[])?;
                 self.cache.put(&sid, doc);
@@ -483,7 +518,9 @@ impl Client {
 
     /// Ids of every stored document of a kind.
     pub fn documents(&self, kind: Option<DocKind>) -> Result<Vec<DocumentId>> {
-        let mut stmt = self.conn.prepare("SELECT doc_id FROM documents WHERE ?1 IS NULL OR kind = ?1 ORDER BY doc_id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc_id FROM documents WHERE ?1 IS NULL OR kind = ?1 ORDER BY doc_id")?;
         let rows = stmt.query_map([kind.map(|k| k.as_str())], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for r in rows {
@@ -510,10 +547,17 @@ impl Client {
         let res = match doc.kind()? {
             DocKind::Customer => doc.resolve_conflict::<CustomerFile>(path, value_id, &author, actor.at),
             DocKind::Attendance => doc.resolve_conflict::<AttendanceMonth>(path, value_id, &author, actor.at),
-            DocKind::AppearanceCheck => doc.resolve_conflict::<AppearanceCheck>(path, value_id, &author, actor.at),
+            DocKind::AppearanceCheck => {
+                doc.resolve_conflict::<AppearanceCheck>(path, value_id, &author, actor.at)
+            }
             DocKind::Roster => doc.resolve_conflict::<Roster>(path, value_id, &author, actor.at),
-            DocKind::Campaign => doc.resolve_conflict::<kefu_model::records::campaign::Campaign>(path, value_id, &author, actor.at),
-            DocKind::AppearanceTemplate => doc.resolve_conflict::<kefu_model::records::appearance::AppearanceTemplate>(path, value_id, &author, actor.at),
+            DocKind::Campaign => doc.resolve_conflict::<kefu_model::records::campaign::Campaign>(
+                path, value_id, &author, actor.at,
+            ),
+            DocKind::AppearanceTemplate => doc
+                .resolve_conflict::<kefu_model::records::appearance::AppearanceTemplate>(
+                    path, value_id, &author, actor.at,
+                ),
         };
         match res {
             Ok(hash) => {
@@ -548,7 +592,13 @@ impl Client {
         if let Some(reason) = reason {
             return Ok(SyncStatus::Rejected { reason: reason.unwrap_or_default() });
         }
-        let count = |status: &str| -> rusqlite::Result<i64> { self.conn.query_row("SELECT count(*) FROM changes WHERE doc_id = ?1 AND status = ?2", params![sid, status], |r| r.get(0)) };
+        let count = |status: &str| -> rusqlite::Result<i64> {
+            self.conn.query_row(
+                "SELECT count(*) FROM changes WHERE doc_id = ?1 AND status = ?2",
+                params![sid, status],
+                |r| r.get(0),
+            )
+        };
         Ok(if count("local")? > 0 {
             SyncStatus::Local
         } else if count("sent")? > 0 {
@@ -561,7 +611,9 @@ impl Client {
     /// Local changes not yet accepted, oldest first.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>> {
         let mut stmt = self.conn.prepare("SELECT hash, doc_id, status, created_at FROM changes WHERE status IN ('local', 'sent') ORDER BY created_at, hash")?;
-        let rows = stmt.query_map([], |r| Ok(OutboxEntry { hash: r.get(0)?, doc_id: r.get(1)?, status: r.get(2)?, created_at: r.get(3)? }))?;
+        let rows = stmt.query_map([], |r| {
+            Ok(OutboxEntry { hash: r.get(0)?, doc_id: r.get(1)?, status: r.get(2)?, created_at: r.get(3)? })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -570,7 +622,10 @@ impl Client {
         let now = self.now();
         let tx = self.conn.transaction()?;
         for h in hashes {
-            tx.execute("UPDATE changes SET status = ?2, reason = ?3, updated_at = ?4 WHERE hash = ?1", params![h, status, reason, now])?;
+            tx.execute(
+                "UPDATE changes SET status = ?2, reason = ?3, updated_at = ?4 WHERE hash = ?1",
+                params![h, status, reason, now],
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -578,12 +633,22 @@ impl Client {
 
     /// The saved sync state with a peer for a document.
     pub fn sync_state(&self, id: &DocumentId, peer: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.conn.query_row("SELECT state FROM sync_state WHERE doc_id = ?1 AND peer = ?2", params![id.to_string(), peer], |r| r.get(0)).optional()?)
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT state FROM sync_state WHERE doc_id = ?1 AND peer = ?2",
+                params![id.to_string(), peer],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Saves the sync state with a peer for a document.
     pub fn save_sync_state(&mut self, id: &DocumentId, peer: &str, state: &[u8]) -> Result<()> {
-        self.conn.execute("INSERT OR REPLACE INTO sync_state VALUES (?1, ?2, ?3)", params![id.to_string(), peer, state])?;
+        self.conn.execute(
+            "INSERT OR REPLACE INTO sync_state VALUES (?1, ?2, ?3)",
+            params![id.to_string(), peer, state],
+        )?;
         Ok(())
     }
 
@@ -617,7 +682,12 @@ impl Client {
     }
 
     /// Assigns agent and/or field staff.
-    pub fn assign_customer(&mut self, id: &DocumentId, agent: Option<String>, field_staff: Option<String>) -> Result<()> {
+    pub fn assign_customer(
+        &mut self,
+        id: &DocumentId,
+        agent: Option<String>,
+        field_staff: Option<String>,
+    ) -> Result<()> {
         self.edit(id, |c: &mut CustomerFile, by| {
             c.assign(by, agent, field_staff);
             Ok(())
@@ -643,16 +713,21 @@ impl Client {
     }
 
     /// Schedules a callback; returns its id.
-    pub fn schedule_callback(&mut self, id: &DocumentId, agent: &str, date: &str, method: ContactChannel, visit: Option<String>) -> Result<String> {
+    pub fn schedule_callback(&mut self, id: &DocumentId, new: &NewCallback) -> Result<String> {
         let rid = new_record_id();
         self.edit(id, |c: &mut CustomerFile, by| {
-            c.schedule_callback(rid.clone(), by, agent, date, method, None, visit);
+            c.schedule_callback(rid.clone(), by, new);
             Ok(rid)
         })
     }
 
     /// Records a callback attempt or result.
-    pub fn record_callback(&mut self, id: &DocumentId, callback: &str, result: &CallbackResult) -> Result<()> {
+    pub fn record_callback(
+        &mut self,
+        id: &DocumentId,
+        callback: &str,
+        result: &CallbackResult,
+    ) -> Result<()> {
         let aid = new_record_id();
         self.edit(id, |c: &mut CustomerFile, by| c.record_callback(callback, aid, by, result))
     }
@@ -672,7 +747,13 @@ impl Client {
     }
 
     /// Moves a visit on (en route, on site, reviewed, cancelled).
-    pub fn advance_visit(&mut self, id: &DocumentId, visit: &str, to: VisitStep, note: Option<String>) -> Result<()> {
+    pub fn advance_visit(
+        &mut self,
+        id: &DocumentId,
+        visit: &str,
+        to: VisitStep,
+        note: Option<String>,
+    ) -> Result<()> {
         self.edit(id, |c: &mut CustomerFile, by| c.advance_visit(visit, by, to, note))
     }
 
@@ -711,7 +792,13 @@ impl Client {
     }
 
     /// Any complaint step.
-    pub fn complaint_step(&mut self, id: &DocumentId, complaint: &str, to: ComplaintStep, text: Option<String>) -> Result<()> {
+    pub fn complaint_step(
+        &mut self,
+        id: &DocumentId,
+        complaint: &str,
+        to: ComplaintStep,
+        text: Option<String>,
+    ) -> Result<()> {
         self.edit(id, |c: &mut CustomerFile, by| c.complaint_step(complaint, by, to, text))
     }
 
@@ -720,14 +807,22 @@ impl Client {
     /// The team's appearance sheet for a date (created if absent).
     pub fn appearance_sheet(&mut self, team: &str, date: &str) -> Result<DocumentId> {
         if Date::parse(date).is_none() {
-            return Err(StoreError::Invalid(vec![kefu_model::ValidationError { record: "appearance check".into(), field: "date".into(), rule: format!("{date:?} is not a date (YYYY-MM-DD)") }]));
+            return Err(StoreError::Invalid(vec![kefu_model::ValidationError {
+                record: "appearance check".into(),
+                field: "date".into(),
+                rule: format!("{date:?} is not a date (YYYY-MM-DD)"),
+            }]));
         }
         self.keyed(&format!("appearance_check/{team}/{date}"), &AppearanceCheck::new(team, date))
     }
 
     /// Records one person's appearance check on today's sheet of the user's team; items not
     /// listed passed. Uses the team's current template, or the built-in one (seed 004).
-    pub fn fill_appearance_check(&mut self, staff: &str, results: std::collections::BTreeMap<String, ItemResult>) -> Result<DocumentId> {
+    pub fn fill_appearance_check(
+        &mut self,
+        staff: &str,
+        results: std::collections::BTreeMap<String, ItemResult>,
+    ) -> Result<DocumentId> {
         let team = self.identity.as_ref().ok_or(StoreError::NoIdentity)?.team.clone();
         let today = self.today();
         let sheet = self.appearance_sheet(&team, &today)?;
@@ -737,11 +832,22 @@ impl Client {
     }
 
     fn current_template(&mut self, team: &str) -> Result<SheetTemplate> {
-        let id: Option<String> = self.conn.query_row("SELECT doc_id FROM idx_keyed WHERE kind = 'appearance_template' AND team = ?1 LIMIT 1", [team], |r| r.get(0)).optional()?;
+        let id: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT doc_id FROM idx_keyed WHERE kind = 'appearance_template' AND team = ?1 LIMIT 1",
+                [team],
+                |r| r.get(0),
+            )
+            .optional()?;
         if let Some(id) = id.and_then(|i| i.parse::<DocumentId>().ok()) {
             let t: kefu_model::records::appearance::AppearanceTemplate = self.read(&id)?;
             if let Some(v) = t.current() {
-                return Ok(SheetTemplate { template_id: id.to_string(), version: v.version, items: v.items.clone() });
+                return Ok(SheetTemplate {
+                    template_id: id.to_string(),
+                    version: v.version,
+                    items: v.items.clone(),
+                });
             }
         }
         Ok(SheetTemplate { template_id: "builtin".into(), version: 1, items: default_template_items() })
@@ -750,7 +856,11 @@ impl Client {
     /// A staff member's attendance document for a month (created if absent).
     pub fn attendance_month(&mut self, staff: &str, team: &str, month: &str) -> Result<DocumentId> {
         if !kefu_model::dates::is_month(month) {
-            return Err(StoreError::Invalid(vec![kefu_model::ValidationError { record: "attendance".into(), field: "month".into(), rule: format!("{month:?} is not a month (YYYY-MM)") }]));
+            return Err(StoreError::Invalid(vec![kefu_model::ValidationError {
+                record: "attendance".into(),
+                field: "month".into(),
+                rule: format!("{month:?} is not a month (YYYY-MM)"),
+            }]));
         }
         self.keyed(&format!("attendance/{team}/{staff}/{month}"), &AttendanceMonth::new(staff, team, month))
     }
@@ -763,7 +873,14 @@ impl Client {
     /// The rostered shift of the signed-in user for a date (early when the roster is silent).
     pub fn my_shift(&mut self, date: &str) -> Result<Shift> {
         let id = self.identity.clone().ok_or(StoreError::NoIdentity)?;
-        let roster: Option<String> = self.conn.query_row("SELECT doc_id FROM idx_keyed WHERE kind = 'roster' AND team = ?1 AND key = ?2", params![id.team, &date[..7]], |r| r.get(0)).optional()?;
+        let roster: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT doc_id FROM idx_keyed WHERE kind = 'roster' AND team = ?1 AND key = ?2",
+                params![id.team, &date[..7]],
+                |r| r.get(0),
+            )
+            .optional()?;
         if let Some(rid) = roster.and_then(|r| r.parse::<DocumentId>().ok()) {
             let r: Roster = self.read(&rid)?;
             if let Some(s) = r.shift(date, &id.user_id) {
@@ -795,27 +912,41 @@ impl Client {
     }
 
     /// Asks for leave; returns (document, request id).
-    pub fn request_leave(&mut self, kind: LeaveKind, start: &str, end: &str, reason: &str, asked_in_person: bool) -> Result<(DocumentId, String)> {
+    pub fn request_leave(&mut self, new: &NewLeave) -> Result<(DocumentId, String)> {
+        let start = new.start.as_str();
         if Date::parse(start).is_none() {
-            return Err(StoreError::Invalid(vec![kefu_model::ValidationError { record: "leave".into(), field: "start_date".into(), rule: format!("{start:?} is not a date (YYYY-MM-DD)") }]));
+            return Err(StoreError::Invalid(vec![kefu_model::ValidationError {
+                record: "leave".into(),
+                field: "start_date".into(),
+                rule: format!("{start:?} is not a date (YYYY-MM-DD)"),
+            }]));
         }
         let doc = self.my_month(start)?;
         let rid = new_record_id();
         self.edit(&doc, |a: &mut AttendanceMonth, by| {
-            a.request_leave(rid.clone(), by, kind, start, end, reason, asked_in_person);
+            a.request_leave(rid.clone(), by, new);
             Ok(())
         })?;
         Ok((doc, rid))
     }
 
     /// An approver (by role) answers a leave request.
-    pub fn decide_leave(&mut self, doc: &DocumentId, leave: &str, role: Approver, decision: Decision, note: Option<String>) -> Result<()> {
+    pub fn decide_leave(
+        &mut self,
+        doc: &DocumentId,
+        leave: &str,
+        role: Approver,
+        decision: Decision,
+        note: Option<String>,
+    ) -> Result<()> {
         self.edit(doc, |a: &mut AttendanceMonth, by| a.decide_leave(leave, by, role, decision, note))
     }
 
     /// Attaches a medical certificate reference to a leave request.
     pub fn attach_certificate_ref(&mut self, doc: &DocumentId, leave: &str, reference: &str) -> Result<()> {
-        self.edit(doc, |a: &mut AttendanceMonth, _| a.attach_certificate(leave, None, Some(reference.to_string())))
+        self.edit(doc, |a: &mut AttendanceMonth, _| {
+            a.attach_certificate(leave, None, Some(reference.to_string()))
+        })
     }
 
     /// Asks a colleague for a shift swap; returns (document, swap id).
@@ -826,7 +957,14 @@ impl Client {
         let doc = self.my_month(date)?;
         let sid = new_record_id();
         self.edit(&doc, |a: &mut AttendanceMonth, by| {
-            a.request_swap(sid.clone(), by, date, my_shift, with, their_date, their_shift);
+            let new = NewSwap {
+                date: date.to_string(),
+                my_shift,
+                with_staff: with.to_string(),
+                their_date: their_date.to_string(),
+                their_shift,
+            };
+            a.request_swap(sid.clone(), by, &new);
             Ok(())
         })?;
         Ok((doc, sid))
@@ -836,7 +974,14 @@ impl Client {
         if date.len() < 7 {
             return Ok(Shift::Early);
         }
-        let roster: Option<String> = self.conn.query_row("SELECT doc_id FROM idx_keyed WHERE kind = 'roster' AND team = ?1 AND key = ?2", params![team, &date[..7]], |r| r.get(0)).optional()?;
+        let roster: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT doc_id FROM idx_keyed WHERE kind = 'roster' AND team = ?1 AND key = ?2",
+                params![team, &date[..7]],
+                |r| r.get(0),
+            )
+            .optional()?;
         if let Some(rid) = roster.and_then(|r| r.parse::<DocumentId>().ok()) {
             let r: Roster = self.read(&rid)?;
             return Ok(r.shift(date, staff).unwrap_or(Shift::Early));
@@ -850,7 +995,13 @@ impl Client {
     }
 
     /// The manager answers a swap.
-    pub fn decide_swap(&mut self, doc: &DocumentId, swap: &str, decision: Decision, note: Option<String>) -> Result<()> {
+    pub fn decide_swap(
+        &mut self,
+        doc: &DocumentId,
+        swap: &str,
+        decision: Decision,
+        note: Option<String>,
+    ) -> Result<()> {
         self.edit(doc, |a: &mut AttendanceMonth, by| a.decide_swap(swap, by, decision, note))
     }
 
@@ -877,9 +1028,21 @@ impl Client {
         let q = query.trim();
         let limit = limit as i64;
         let cols = "c.doc_id, c.name, c.phones, c.district, c.stage, c.agent, c.field_staff";
-        let map = |r: &rusqlite::Row<'_>| Ok(CustomerRow { doc_id: r.get(0)?, name: r.get(1)?, phones: r.get(2)?, district: r.get(3)?, stage: r.get(4)?, agent: r.get(5)?, field_staff: r.get(6)? });
+        let map = |r: &rusqlite::Row<'_>| {
+            Ok(CustomerRow {
+                doc_id: r.get(0)?,
+                name: r.get(1)?,
+                phones: r.get(2)?,
+                district: r.get(3)?,
+                stage: r.get(4)?,
+                agent: r.get(5)?,
+                field_staff: r.get(6)?,
+            })
+        };
         if q.is_empty() {
-            let mut s = self.conn.prepare_cached(&format!("SELECT {cols} FROM idx_customers c ORDER BY c.name LIMIT ?1"))?;
+            let mut s = self
+                .conn
+                .prepare_cached(&format!("SELECT {cols} FROM idx_customers c ORDER BY c.name LIMIT ?1"))?;
             let rows = s.query_map([limit], map)?.collect::<rusqlite::Result<_>>()?;
             return Ok(rows);
         }
@@ -900,7 +1063,17 @@ impl Client {
     /// Customers assigned to a user (as agent or field staff).
     pub fn customers_assigned_to(&self, user: &str) -> Result<Vec<CustomerRow>> {
         let mut s = self.conn.prepare_cached("SELECT doc_id, name, phones, district, stage, agent, field_staff FROM idx_customers WHERE agent = ?1 OR field_staff = ?1 ORDER BY name")?;
-        let rows = s.query_map([user], |r| Ok(CustomerRow { doc_id: r.get(0)?, name: r.get(1)?, phones: r.get(2)?, district: r.get(3)?, stage: r.get(4)?, agent: r.get(5)?, field_staff: r.get(6)? }))?;
+        let rows = s.query_map([user], |r| {
+            Ok(CustomerRow {
+                doc_id: r.get(0)?,
+                name: r.get(1)?,
+                phones: r.get(2)?,
+                district: r.get(3)?,
+                stage: r.get(4)?,
+                agent: r.get(5)?,
+                field_staff: r.get(6)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -908,7 +1081,17 @@ impl Client {
     pub fn overdue_first_contacts(&self) -> Result<Vec<CustomerRow>> {
         let cutoff = self.now() - 7 * 86_400_000;
         let mut s = self.conn.prepare_cached("SELECT doc_id, name, phones, district, stage, agent, field_staff FROM idx_customers WHERE assigned_at IS NOT NULL AND assigned_at < ?1 AND first_contact_at IS NULL ORDER BY assigned_at")?;
-        let rows = s.query_map([cutoff], |r| Ok(CustomerRow { doc_id: r.get(0)?, name: r.get(1)?, phones: r.get(2)?, district: r.get(3)?, stage: r.get(4)?, agent: r.get(5)?, field_staff: r.get(6)? }))?;
+        let rows = s.query_map([cutoff], |r| {
+            Ok(CustomerRow {
+                doc_id: r.get(0)?,
+                name: r.get(1)?,
+                phones: r.get(2)?,
+                district: r.get(3)?,
+                stage: r.get(4)?,
+                agent: r.get(5)?,
+                field_staff: r.get(6)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -919,7 +1102,16 @@ impl Client {
              WHERE status IN ('scheduled', 'attempting') AND (?1 IS NULL OR agent = ?1) AND scheduled_for <= ?2 \
              ORDER BY scheduled_for, customer_name",
         )?;
-        let rows = s.query_map(params![agent, until], |r| Ok(CallbackRow { doc_id: r.get(0)?, callback_id: r.get(1)?, customer_name: r.get(2)?, agent: r.get(3)?, scheduled_for: r.get(4)?, status: r.get(5)? }))?;
+        let rows = s.query_map(params![agent, until], |r| {
+            Ok(CallbackRow {
+                doc_id: r.get(0)?,
+                callback_id: r.get(1)?,
+                customer_name: r.get(2)?,
+                agent: r.get(3)?,
+                scheduled_for: r.get(4)?,
+                status: r.get(5)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -929,7 +1121,18 @@ impl Client {
             "SELECT doc_id, visit_id, customer_name, staff, status, work_order, window_start, window_end FROM idx_visits \
              WHERE status IN ('dispatched', 'en_route', 'on_site') AND (?1 IS NULL OR staff = ?1) ORDER BY window_start",
         )?;
-        let rows = s.query_map(params![staff], |r| Ok(VisitRow { doc_id: r.get(0)?, visit_id: r.get(1)?, customer_name: r.get(2)?, staff: r.get(3)?, status: r.get(4)?, work_order: r.get(5)?, window_start: r.get(6)?, window_end: r.get(7)? }))?;
+        let rows = s.query_map(params![staff], |r| {
+            Ok(VisitRow {
+                doc_id: r.get(0)?,
+                visit_id: r.get(1)?,
+                customer_name: r.get(2)?,
+                staff: r.get(3)?,
+                status: r.get(4)?,
+                work_order: r.get(5)?,
+                window_start: r.get(6)?,
+                window_end: r.get(7)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -939,7 +1142,18 @@ impl Client {
             "SELECT doc_id, complaint_id, customer_name, handler, status, round, severity, received_at FROM idx_complaints \
              WHERE status NOT IN ('resolved', 'confirmed') AND (?1 IS NULL OR handler = ?1) ORDER BY received_at",
         )?;
-        let rows = s.query_map(params![handler], |r| Ok(ComplaintRow { doc_id: r.get(0)?, complaint_id: r.get(1)?, customer_name: r.get(2)?, handler: r.get(3)?, status: r.get(4)?, round: r.get(5)?, severity: r.get(6)?, received_at: r.get(7)? }))?;
+        let rows = s.query_map(params![handler], |r| {
+            Ok(ComplaintRow {
+                doc_id: r.get(0)?,
+                complaint_id: r.get(1)?,
+                customer_name: r.get(2)?,
+                handler: r.get(3)?,
+                status: r.get(4)?,
+                round: r.get(5)?,
+                severity: r.get(6)?,
+                received_at: r.get(7)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -947,14 +1161,22 @@ impl Client {
     pub fn appearance_check_on(&self, team: &str, date: &str) -> Result<Option<CheckRow>> {
         Ok(self
             .conn
-            .query_row("SELECT doc_id, date, checked, passed FROM idx_checks WHERE team = ?1 AND date = ?2", params![team, date], |r| Ok(CheckRow { doc_id: r.get(0)?, date: r.get(1)?, checked: r.get(2)?, passed: r.get(3)? }))
+            .query_row(
+                "SELECT doc_id, date, checked, passed FROM idx_checks WHERE team = ?1 AND date = ?2",
+                params![team, date],
+                |r| {
+                    Ok(CheckRow { doc_id: r.get(0)?, date: r.get(1)?, checked: r.get(2)?, passed: r.get(3)? })
+                },
+            )
             .optional()?)
     }
 
     /// Attendance documents of a month (one staff member or all).
     pub fn attendance_for_month(&self, month: &str, staff: Option<&str>) -> Result<Vec<AttendanceRow>> {
         let mut s = self.conn.prepare_cached("SELECT doc_id, staff, month FROM idx_attendance WHERE month = ?1 AND (?2 IS NULL OR staff = ?2) ORDER BY staff")?;
-        let rows = s.query_map(params![month, staff], |r| Ok(AttendanceRow { doc_id: r.get(0)?, staff: r.get(1)?, month: r.get(2)? }))?;
+        let rows = s.query_map(params![month, staff], |r| {
+            Ok(AttendanceRow { doc_id: r.get(0)?, staff: r.get(1)?, month: r.get(2)? })
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

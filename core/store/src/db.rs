@@ -32,7 +32,8 @@ pub fn open(path: &Path) -> Result<Connection> {
     )?;
     // Reading the header first: on a file that is not SQLite this fails before anything is
     // written, so the file is left as it was.
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| not_a_db(path, e))?;
+    let version: i64 =
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| not_a_db(path, e))?;
     if exists && version == 0 {
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
@@ -76,7 +77,13 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
 pub fn schema_dump(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn.prepare("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")?;
     let rows = stmt.query_map([], |r| {
-        Ok(format!("{}|{}|{}|{}", r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?.unwrap_or_default()))
+        Ok(format!(
+            "{}|{}|{}|{}",
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?.unwrap_or_default()
+        ))
     })?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }

@@ -6,17 +6,26 @@
 
 use kefu_model::lifecycle::CallbackStep;
 use kefu_model::records::appearance::AppearanceCheck;
+use kefu_model::records::appearance::AppearanceTemplate;
 use kefu_model::records::attendance::AttendanceMonth;
 use kefu_model::records::campaign::Campaign;
 use kefu_model::records::customer::CustomerFile;
 use kefu_model::records::roster::Roster;
-use kefu_model::records::appearance::AppearanceTemplate;
 use kefu_model::{DocKind, KefuDoc};
 use rusqlite::{params, Transaction};
 
 use crate::error::Result;
 
-const TABLES: &[&str] = &["idx_customers", "customers_fts", "idx_callbacks", "idx_visits", "idx_complaints", "idx_checks", "idx_attendance", "idx_keyed"];
+const TABLES: &[&str] = &[
+    "idx_customers",
+    "customers_fts",
+    "idx_callbacks",
+    "idx_visits",
+    "idx_complaints",
+    "idx_checks",
+    "idx_attendance",
+    "idx_keyed",
+];
 
 /// Removes every index row of a document.
 pub fn clear(tx: &Transaction<'_>, doc_id: &str) -> Result<()> {
@@ -33,22 +42,50 @@ pub fn project(tx: &Transaction<'_>, doc_id: &str, doc: &KefuDoc) -> Result<Opti
     let Ok(kind) = doc.kind() else { return Ok(None) };
     let team = match kind {
         DocKind::Customer => doc.read::<CustomerFile>().ok().map(|c| customer(tx, doc_id, &c)).transpose()?,
-        DocKind::AppearanceCheck => doc.read::<AppearanceCheck>().ok().map(|c| {
-            let checked = c.checks.len() as i64;
-            let passed = c.checks.values().filter(|s| s.passed()).count() as i64;
-            tx.execute("INSERT INTO idx_checks VALUES (?1, ?2, ?3, ?4, ?5)", params![doc_id, c.team, c.date, checked, passed]).map(|_| c.team)
-        }).transpose()?,
-        DocKind::Attendance => doc.read::<AttendanceMonth>().ok().map(|a| {
-            tx.execute("INSERT INTO idx_attendance VALUES (?1, ?2, ?3, ?4)", params![doc_id, a.staff, a.team, a.month]).map(|_| a.team)
-        }).transpose()?,
-        DocKind::Roster => doc.read::<Roster>().ok().map(|r| keyed(tx, doc_id, kind, &r.team, &r.month)).transpose()?,
-        DocKind::AppearanceTemplate => doc.read::<AppearanceTemplate>().ok().map(|t| keyed(tx, doc_id, kind, &t.team, "")).transpose()?,
-        DocKind::Campaign => doc.read::<Campaign>().ok().map(|c| keyed(tx, doc_id, kind, &c.team, &c.name)).transpose()?,
+        DocKind::AppearanceCheck => doc
+            .read::<AppearanceCheck>()
+            .ok()
+            .map(|c| {
+                let checked = c.checks.len() as i64;
+                let passed = c.checks.values().filter(|s| s.passed()).count() as i64;
+                tx.execute(
+                    "INSERT INTO idx_checks VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![doc_id, c.team, c.date, checked, passed],
+                )
+                .map(|_| c.team)
+            })
+            .transpose()?,
+        DocKind::Attendance => doc
+            .read::<AttendanceMonth>()
+            .ok()
+            .map(|a| {
+                tx.execute(
+                    "INSERT INTO idx_attendance VALUES (?1, ?2, ?3, ?4)",
+                    params![doc_id, a.staff, a.team, a.month],
+                )
+                .map(|_| a.team)
+            })
+            .transpose()?,
+        DocKind::Roster => {
+            doc.read::<Roster>().ok().map(|r| keyed(tx, doc_id, kind, &r.team, &r.month)).transpose()?
+        }
+        DocKind::AppearanceTemplate => {
+            doc.read::<AppearanceTemplate>().ok().map(|t| keyed(tx, doc_id, kind, &t.team, "")).transpose()?
+        }
+        DocKind::Campaign => {
+            doc.read::<Campaign>().ok().map(|c| keyed(tx, doc_id, kind, &c.team, &c.name)).transpose()?
+        }
     };
     Ok(team)
 }
 
-fn keyed(tx: &Transaction<'_>, doc_id: &str, kind: DocKind, team: &str, key: &str) -> rusqlite::Result<String> {
+fn keyed(
+    tx: &Transaction<'_>,
+    doc_id: &str,
+    kind: DocKind,
+    team: &str,
+    key: &str,
+) -> rusqlite::Result<String> {
     tx.execute("INSERT INTO idx_keyed VALUES (?1, ?2, ?3, ?4)", params![doc_id, kind.as_str(), team, key])?;
     Ok(team.to_string())
 }

@@ -22,7 +22,13 @@ const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
 fn identity(user: &str, role: Role) -> Identity {
-    Identity { user_id: user.into(), device_id: format!("{user}-phone"), team: "team-a".into(), role, display_name: user.into() }
+    Identity {
+        user_id: user.into(),
+        device_id: format!("{user}-phone"),
+        team: "team-a".into(),
+        role,
+        display_name: user.into(),
+    }
 }
 
 fn client(path: &std::path::Path, user: &str, role: Role) -> (Client, Arc<AtomicI64>) {
@@ -35,7 +41,15 @@ fn client(path: &std::path::Path, user: &str, role: Role) -> (Client, Arc<Atomic
 }
 
 fn profile(name: &str, phone: &str) -> Profile {
-    Profile { name: name.into(), phones: vec![phone.into()], email: None, wechat: None, address: Some("上海市徐汇区漕溪北路 88 号".into()), district: Some("徐汇".into()), source: SourceChannel::Jd }
+    Profile {
+        name: name.into(),
+        phones: vec![phone.into()],
+        email: None,
+        wechat: None,
+        address: Some("上海市徐汇区漕溪北路 88 号".into()),
+        district: Some("徐汇".into()),
+        source: SourceChannel::Jd,
+    }
 }
 
 fn ok<T>(r: Result<T, StoreError>) -> T {
@@ -49,16 +63,33 @@ fn a_field_day_offline() {
     let (mut c, clock) = client(&path, "zhang", Role::Field);
 
     // Step 1: customers exist on the phone; search works on Chinese fragments and phones.
-    let wang = ok(c.create_customer(NewCustomer { profile: profile("王晓明", "138-0013-8000"), classification: None }));
-    let li = ok(c.create_customer(NewCustomer { profile: profile("李华", "139 0000 1234"), classification: None }));
-    let _ = ok(c.create_customer(NewCustomer { profile: profile("欧阳晓红", "13700001111"), classification: None }));
+    let wang = ok(c
+        .create_customer(NewCustomer {
+            profile: profile("王晓明", "138-0013-8000"), classification: None
+        }));
+    let li =
+        ok(c.create_customer(NewCustomer {
+            profile: profile("李华", "139 0000 1234"),
+            classification: None,
+        }));
+    let _ = ok(c
+        .create_customer(NewCustomer {
+            profile: profile("欧阳晓红", "13700001111"), classification: None
+        }));
     assert_eq!(ok(c.search_customers("晓", 10)).len(), 2, "one-character fragment");
     assert_eq!(ok(c.search_customers("晓明", 10)).len(), 1, "two-character fragment");
     assert_eq!(ok(c.search_customers("欧阳晓", 10))[0].name, "欧阳晓红", "trigram match");
     assert_eq!(ok(c.search_customers("漕溪北路", 10)).len(), 3, "address fragment");
-    assert_eq!(ok(c.search_customers("0013800", 10))[0].doc_id, wang.to_string(), "phone digits without dashes");
+    assert_eq!(
+        ok(c.search_customers("0013800", 10))[0].doc_id,
+        wang.to_string(),
+        "phone digits without dashes"
+    );
     assert_eq!(ok(c.search_customers("", 10)).len(), 3);
-    assert!(ok(c.search_customers("\"; DROP TABLE x", 10)).is_empty(), "search text is never SQL or FTS syntax");
+    assert!(
+        ok(c.search_customers("\"; DROP TABLE x", 10)).is_empty(),
+        "search text is never SQL or FTS syntax"
+    );
 
     // Step 2: assignment; the overdue first-contact list.
     ok(c.assign_customer(&wang, Some("li".into()), Some("zhang".into())));
@@ -71,33 +102,89 @@ fn a_field_day_offline() {
 
     // Step 3: a visit from dispatch to completion; the open list follows.
     let now = clock.load(Ordering::SeqCst);
-    let v = ok(c.dispatch_visit(&wang, &NewVisit { work_order: "WO-20261201-01".into(), reason: VisitReason::Repair, staff: "zhang".into(), window_start: now + HOUR, window_end: now + 3 * HOUR }));
+    let v = ok(c.dispatch_visit(
+        &wang,
+        &NewVisit {
+            work_order: "WO-20261201-01".into(),
+            reason: VisitReason::Repair,
+            staff: "zhang".into(),
+            window_start: now + HOUR,
+            window_end: now + 3 * HOUR,
+        },
+    ));
     assert_eq!(ok(c.open_visits(Some("zhang"))).len(), 1);
     let e = c.complete_visit(&wang, &v, &VisitCompletion { work_done: "修好".into(), ..Default::default() });
     assert!(matches!(e, Err(StoreError::NotAllowed(_))), "completing before arrival is refused: {e:?}");
     ok(c.advance_visit(&wang, &v, VisitStep::EnRoute, None));
     ok(c.advance_visit(&wang, &v, VisitStep::OnSite, None));
-    let bad = c.complete_visit(&wang, &v, &VisitCompletion { work_done: "更换龙头".into(), rating: Some(9), ..Default::default() });
+    let bad = c.complete_visit(
+        &wang,
+        &v,
+        &VisitCompletion { work_done: "更换龙头".into(), rating: Some(9), ..Default::default() },
+    );
     match bad {
-        Err(StoreError::Invalid(errs)) => assert!(errs.iter().any(|e| e.field == "rating" && e.record.starts_with("visit")), "{errs:?}"),
+        Err(StoreError::Invalid(errs)) => {
+            assert!(errs.iter().any(|e| e.field == "rating" && e.record.starts_with("visit")), "{errs:?}")
+        }
         other => panic!("expected invalid rating, got {other:?}"),
     }
-    ok(c.complete_visit(&wang, &v, &VisitCompletion { work_done: "更换龙头".into(), parts: vec![("水龙头 A2".into(), 1)], rating: Some(5), follow_up_on: Some("2026-12-08".into()) }));
+    ok(c.complete_visit(
+        &wang,
+        &v,
+        &VisitCompletion {
+            work_done: "更换龙头".into(),
+            parts: vec![("水龙头 A2".into(), 1)],
+            rating: Some(5),
+            follow_up_on: Some("2026-12-08".into()),
+        },
+    ));
     assert!(ok(c.open_visits(None)).is_empty());
 
     // Step 4: callbacks: due list by date and agent; an unanswered attempt keeps it open.
-    let cb = ok(c.schedule_callback(&wang, "li", "2026-12-02", ContactChannel::Phone, Some(v.clone())));
+    let cb = ok(c.schedule_callback(
+        &wang,
+        &NewCallback {
+            agent: "li".into(),
+            date: "2026-12-02".into(),
+            method: ContactChannel::Phone,
+            campaign: None,
+            visit: Some(v.clone()),
+        },
+    ));
     assert!(ok(c.due_callbacks(Some("li"), "2026-12-01")).is_empty());
     assert_eq!(ok(c.due_callbacks(Some("li"), "2026-12-02")).len(), 1);
-    let no_answer = CallbackResult { method: ContactChannel::Phone, outcome: CallbackOutcome::NoAnswer, satisfaction: None, evaluation: None, suggestions: None, issue: None, follow_up_on: None, note: None };
+    let no_answer = CallbackResult {
+        method: ContactChannel::Phone,
+        outcome: CallbackOutcome::NoAnswer,
+        satisfaction: None,
+        evaluation: None,
+        suggestions: None,
+        issue: None,
+        follow_up_on: None,
+        note: None,
+    };
     ok(c.record_callback(&wang, &cb, &no_answer));
     assert_eq!(ok(c.due_callbacks(None, "2026-12-31"))[0].status, "attempting");
-    let reached = CallbackResult { outcome: CallbackOutcome::Satisfied, satisfaction: Some(5), evaluation: Some("师傅很专业".into()), ..no_answer };
+    let reached = CallbackResult {
+        outcome: CallbackOutcome::Satisfied,
+        satisfaction: Some(5),
+        evaluation: Some("师傅很专业".into()),
+        ..no_answer
+    };
     ok(c.record_callback(&wang, &cb, &reached));
     assert!(ok(c.due_callbacks(None, "2026-12-31")).is_empty());
 
     // Step 5: a complaint, resolved, reopened, resolved again, confirmed.
-    let k = ok(c.take_complaint(&li, &NewComplaint { channel: ContactChannel::Phone, content: "安装师傅迟到两小时".into(), category: ComplaintCategory::Service, severity: Severity::Medium, handler: "li".into() }));
+    let k = ok(c.take_complaint(
+        &li,
+        &NewComplaint {
+            channel: ContactChannel::Phone,
+            content: "安装师傅迟到两小时".into(),
+            category: ComplaintCategory::Service,
+            severity: Severity::Medium,
+            handler: "li".into(),
+        },
+    ));
     ok(c.forward_complaint(&li, &k, "安装部"));
     ok(c.resolve_complaint(&li, &k, "致歉并赠送保养一次"));
     assert!(ok(c.open_complaints(None)).is_empty());
@@ -112,7 +199,10 @@ fn a_field_day_offline() {
 
     // Step 6: clock in late, clock out; the day's figures are derived.
     let today = c.today();
-    clock.store(kefu_model::dates::Date::parse(&today).map_or(0, |d| d.start_ms(480)) + (8 * 60 + 47) * 60_000, Ordering::SeqCst);
+    clock.store(
+        kefu_model::dates::Date::parse(&today).map_or(0, |d| d.start_ms(480)) + (8 * 60 + 47) * 60_000,
+        Ordering::SeqCst,
+    );
     let month_doc = ok(c.clock(ClockKind::In, Some("门店".into())));
     clock.fetch_add(9 * HOUR, Ordering::SeqCst);
     ok(c.clock(ClockKind::Out, None));
@@ -123,7 +213,10 @@ fn a_field_day_offline() {
 
     // Step 7: the supervisor's appearance check for today on this device.
     let mut results = BTreeMap::new();
-    results.insert("dress.badge".to_string(), ItemResult { result: CheckResult::Fail, note: Some("工牌未佩戴".into()), photo: None });
+    results.insert(
+        "dress.badge".to_string(),
+        ItemResult { result: CheckResult::Fail, note: Some("工牌未佩戴".into()), photo: None },
+    );
     let sheet = ok(c.fill_appearance_check("zhang", results));
     ok(c.fill_appearance_check("wu", BTreeMap::new()));
     let row = ok(c.appearance_check_on("team-a", &c.today())).unwrap_or_else(|| panic!("no sheet"));
@@ -140,7 +233,8 @@ fn a_field_day_offline() {
     let again: CustomerFile = ok(c.read(&wang));
     assert_eq!(again.visits[&v].status(), Some(VisitStep::Completed));
     assert_eq!(ok(c.outbox()).len(), outbox.len());
-    let hashes: Vec<String> = outbox.iter().filter(|o| o.doc_id == wang.to_string()).map(|o| o.hash.clone()).collect();
+    let hashes: Vec<String> =
+        outbox.iter().filter(|o| o.doc_id == wang.to_string()).map(|o| o.hash.clone()).collect();
     ok(c.set_change_status(&hashes, "sent", None));
     assert_eq!(ok(c.sync_status(&wang)), SyncStatus::Sent);
     ok(c.set_change_status(&hashes[..1], "rejected", Some("visit: rating must be 1–5")));
@@ -155,9 +249,24 @@ fn leave_of_three_days_goes_manager_hr_general_manager() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (mut c, _) = client(&dir.path().join("a.db"), "zhang", Role::Field);
     // Personal leave asked today for tomorrow, in person.
-    let e = c.request_leave(LeaveKind::Personal, "2026-11-23", "2026-11-23", "家中有事", true);
-    assert!(matches!(e, Err(StoreError::Invalid(ref v)) if v.iter().any(|x| x.rule.contains("one day ahead"))), "{e:?}");
-    let (doc, l) = ok(c.request_leave(LeaveKind::Personal, "2026-11-25", "2026-11-27", "回老家", true));
+    let e = c.request_leave(&NewLeave {
+        kind: LeaveKind::Personal,
+        start: "2026-11-23".into(),
+        end: "2026-11-23".into(),
+        reason: "家中有事".into(),
+        asked_in_person: true,
+    });
+    assert!(
+        matches!(e, Err(StoreError::Invalid(ref v)) if v.iter().any(|x| x.rule.contains("one day ahead"))),
+        "{e:?}"
+    );
+    let (doc, l) = ok(c.request_leave(&NewLeave {
+        kind: LeaveKind::Personal,
+        start: "2026-11-25".into(),
+        end: "2026-11-27".into(),
+        reason: "回老家".into(),
+        asked_in_person: true,
+    }));
     let e = c.decide_leave(&doc, &l, Approver::Hr, Decision::Approve, None);
     assert!(matches!(e, Err(StoreError::NotAllowed(_))), "HR cannot answer before the manager: {e:?}");
     ok(c.decide_leave(&doc, &l, Approver::Manager, Decision::Approve, None));
@@ -169,9 +278,18 @@ fn leave_of_three_days_goes_manager_hr_general_manager() {
     assert_eq!(m.leave[&l].status(), LeaveStatus::Approved);
 
     // Sick leave of two days: the final approval waits for the certificate.
-    let (doc, s) = ok(c.request_leave(LeaveKind::Sick, "2026-11-23", "2026-11-24", "发烧", false));
+    let (doc, s) = ok(c.request_leave(&NewLeave {
+        kind: LeaveKind::Sick,
+        start: "2026-11-23".into(),
+        end: "2026-11-24".into(),
+        reason: "发烧".into(),
+        asked_in_person: false,
+    }));
     let e = c.decide_leave(&doc, &s, Approver::Manager, Decision::Approve, None);
-    assert!(matches!(e, Err(StoreError::Invalid(ref v)) if v.iter().any(|x| x.field == "certificate")), "{e:?}");
+    assert!(
+        matches!(e, Err(StoreError::Invalid(ref v)) if v.iter().any(|x| x.field == "certificate")),
+        "{e:?}"
+    );
     ok(c.attach_certificate_ref(&doc, &s, "沪医 2026-118842"));
     ok(c.decide_leave(&doc, &s, Approver::Manager, Decision::Approve, None));
 
@@ -206,7 +324,11 @@ fn two_phones_create_the_same_month_offline_and_merge_into_one_document() {
     assert_eq!((m1.clock_events.len(), m1.absences.len()), (1, 1), "neither side's entry was hidden");
     assert!(ok(phone.conflicts(&a)).is_empty());
     // A customer created elsewhere arrives and shows in lists at once.
-    let w = ok(desk.create_customer(NewCustomer { profile: profile("王五", "13800000000"), classification: None }));
+    let w =
+        ok(desk
+            .create_customer(NewCustomer {
+                profile: profile("王五", "13800000000"), classification: None
+            }));
     let bytes = ok(desk.document_bytes(&w));
     assert!(ok(phone.apply_remote(&w, &bytes)));
     assert_eq!(ok(phone.search_customers("王五", 5)).len(), 1);
@@ -219,10 +341,16 @@ fn many_edits_are_compacted_and_reload_identically() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("c.db");
     let (mut c, _) = client(&path, "li", Role::Agent);
-    let id = ok(c.create_customer(NewCustomer { profile: profile("赵六", "13800000001"), classification: None }));
+    let id =
+        ok(c.create_customer(NewCustomer {
+            profile: profile("赵六", "13800000001"), classification: None
+        }));
     for i in 0..35 {
         ok(c.log_contact(&id, ContactChannel::Wechat, &format!("第 {i} 次沟通")));
-        let chunks: i64 = c.connection().query_row("SELECT chunk_count FROM documents WHERE doc_id = ?1", [id.to_string()], |r| r.get(0)).unwrap_or(-1);
+        let chunks: i64 = c
+            .connection()
+            .query_row("SELECT chunk_count FROM documents WHERE doc_id = ?1", [id.to_string()], |r| r.get(0))
+            .unwrap_or(-1);
         assert!((0..=10).contains(&chunks), "chunks never pile up: {chunks}");
     }
     let before: CustomerFile = ok(c.read(&id));
@@ -238,15 +366,30 @@ fn a_damaged_record_fails_alone() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("d.db");
     let (mut c, _) = client(&path, "li", Role::Agent);
-    let good = ok(c.create_customer(NewCustomer { profile: profile("好记录", "13800000002"), classification: None }));
-    let bad = ok(c.create_customer(NewCustomer { profile: profile("坏记录", "13800000003"), classification: None }));
+    let good =
+        ok(c.create_customer(NewCustomer {
+            profile: profile("好记录", "13800000002"),
+            classification: None,
+        }));
+    let bad =
+        ok(c.create_customer(NewCustomer {
+            profile: profile("坏记录", "13800000003"),
+            classification: None,
+        }));
     drop(c);
     let raw = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
-    raw.execute("UPDATE documents SET snapshot = x'00112233445566778899' WHERE doc_id = ?1", [bad.to_string()]).unwrap_or_else(|e| panic!("{e}"));
+    raw.execute(
+        "UPDATE documents SET snapshot = x'00112233445566778899' WHERE doc_id = ?1",
+        [bad.to_string()],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     drop(raw);
     let (mut c, _) = client(&path, "li", Role::Agent);
     assert!(matches!(c.read::<CustomerFile>(&bad), Err(StoreError::CorruptDocument { .. })));
-    assert!(matches!(c.log_contact(&bad, ContactChannel::Phone, "x"), Err(StoreError::CorruptDocument { .. })));
+    assert!(matches!(
+        c.log_contact(&bad, ContactChannel::Phone, "x"),
+        Err(StoreError::CorruptDocument { .. })
+    ));
     ok(c.log_contact(&good, ContactChannel::Phone, "仍然可以工作"));
     assert_eq!(ok(c.search_customers("记录", 10)).len(), 2, "lists still show both");
 }
@@ -265,7 +408,9 @@ fn a_file_that_is_not_a_database_is_reported_and_left_alone() {
 
     let foreign = dir.path().join("other.db");
     let other = rusqlite::Connection::open(&foreign).unwrap_or_else(|e| panic!("{e}"));
-    other.execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY); INSERT INTO photos VALUES (1);").unwrap_or_else(|e| panic!("{e}"));
+    other
+        .execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY); INSERT INTO photos VALUES (1);")
+        .unwrap_or_else(|e| panic!("{e}"));
     drop(other);
     let before = std::fs::read(&foreign).unwrap_or_default();
     assert!(matches!(Client::open(&foreign), Err(StoreError::NotADatabase { .. })));
@@ -287,7 +432,11 @@ fn an_upgraded_database_equals_a_fresh_one() {
         }
         drop(old);
         let upgraded = db::open(&path).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(db::schema_dump(&upgraded).unwrap_or_else(|e| panic!("{e}")), want, "from version {start}");
+        assert_eq!(
+            db::schema_dump(&upgraded).unwrap_or_else(|e| panic!("{e}")),
+            want,
+            "from version {start}"
+        );
         let v: i64 = upgraded.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap_or(-1);
         assert_eq!(v, db::schema_version());
     }
@@ -304,7 +453,8 @@ fn an_upgraded_database_equals_a_fresh_one() {
 fn child_writer() {
     let Ok(path) = std::env::var("KEFU_KILL_TEST_DB") else { return };
     let (mut c, _) = client(std::path::Path::new(&path), "zhang", Role::Field);
-    let id: DocumentId = std::env::var("KEFU_KILL_TEST_DOC").unwrap_or_default().parse().unwrap_or_else(|e| panic!("{e}"));
+    let id: DocumentId =
+        std::env::var("KEFU_KILL_TEST_DOC").unwrap_or_default().parse().unwrap_or_else(|e| panic!("{e}"));
     for i in 0..100_000 {
         let rid = ok(c.log_contact(&id, ContactChannel::Phone, &format!("edit {i}")));
         println!("committed {rid}");
@@ -316,7 +466,10 @@ fn killing_the_app_at_any_point_loses_no_committed_edit() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("k.db");
     let (mut c, _) = client(&path, "zhang", Role::Field);
-    let id = ok(c.create_customer(NewCustomer { profile: profile("孙七", "13800000004"), classification: None }));
+    let id =
+        ok(c.create_customer(NewCustomer {
+            profile: profile("孙七", "13800000004"), classification: None
+        }));
     drop(c);
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
     for round in 0..3u64 {
@@ -347,7 +500,8 @@ fn killing_the_app_at_any_point_loses_no_committed_edit() {
         for rid in &committed {
             assert!(file.contacts.contains_key(rid), "round {round}: acknowledged edit {rid} lost");
         }
-        let check: String = c.connection().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap_or_default();
+        let check: String =
+            c.connection().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap_or_default();
         assert_eq!(check, "ok");
     }
 }
