@@ -5,14 +5,19 @@
 //! stores it) and a message `{"user":…,"device":…}` naming who made it. Those are claims made
 //! by the device; the server records its own provenance for every change it accepts.
 //!
-//! Changing a record always hydrates the current state, applies the edit to the Rust value and
-//! reconciles it back: autosurgeon writes only what differs, so concurrent edits to other
-//! fields survive and an unchanged value creates no operation.
+//! Reading takes one pass over the document (automerge's `hydrate`) into JSON and deserializes
+//! it with serde, naming the field when something does not fit. Text objects (what current
+//! JavaScript automerge writes for a plain string) read as strings. Changing a record applies
+//! the edit to the Rust value and writes only the paths whose values differ, so concurrent
+//! edits of other fields survive, fields unknown to this build are left alone, and an
+//! unchanged value creates no operation (ADR 0004).
 
 use std::collections::BTreeMap;
 
-use automerge::{AutoCommit, ActorId, ChangeHash, ObjId, ObjType, PatchAction, Prop, ReadDoc, ScalarValue, Value, ROOT};
 use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{
+    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, PatchAction, Prop, ReadDoc, ScalarValue, Value, ROOT,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
@@ -204,8 +209,85 @@ fn value_json<D: ReadDoc>(doc: &D, value: &Value<'_>, id: &ObjId, heads: Option<
     }
 }
 
+/// The document (or the part under `obj`) as JSON in one pass; text objects become strings.
+fn hydrated_json(v: &automerge::hydrate::Value) -> Json {
+    use automerge::hydrate::Value as H;
+    match v {
+        H::Scalar(s) => scalar_json(s),
+        H::Map(m) => Json::Object(m.iter().map(|(k, mv)| (k.clone(), hydrated_json(&mv.value))).collect()),
+        H::List(l) => Json::Array(l.iter().map(|lv| hydrated_json(&lv.value)).collect()),
+        H::Text(t) => Json::String(t.to_string()),
+    }
+}
+
+/// Writes the difference between `old` and `new` under `obj`, touching only changed paths.
+fn write_diff<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    obj: &ObjId,
+    old: &serde_json::Map<String, Json>,
+    new: &serde_json::Map<String, Json>,
+) -> Result<(), automerge::AutomergeError> {
+    for (key, nv) in new {
+        match (old.get(key), nv) {
+            (Some(ov), _) if ov == nv => {}
+            (Some(Json::Object(om)), Json::Object(nm)) => match tx.get(obj, key.as_str())? {
+                Some((Value::Object(ObjType::Map | ObjType::Table), child)) => {
+                    write_diff(tx, &child, om, nm)?
+                }
+                _ => put_json(tx, obj, Prop::Map(key.clone()), nv)?,
+            },
+            (Some(Json::Array(oa)), Json::Array(na)) => match tx.get(obj, key.as_str())? {
+                Some((Value::Object(ObjType::List), list)) if tx.length(&list) == oa.len() => {
+                    write_list_diff(tx, &list, oa, na)?
+                }
+                _ => put_json(tx, obj, Prop::Map(key.clone()), nv)?,
+            },
+            _ => put_json(tx, obj, Prop::Map(key.clone()), nv)?,
+        }
+    }
+    for key in old.keys() {
+        if !new.contains_key(key) && tx.get(obj, key.as_str())?.is_some() {
+            tx.delete(obj, key.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// Minimal list edit: keep the common prefix and suffix, replace what lies between.
+fn write_list_diff<T: Transactable>(
+    tx: &mut T,
+    list: &ObjId,
+    old: &[Json],
+    new: &[Json],
+) -> Result<(), automerge::AutomergeError> {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let max_suffix = old.len().min(new.len()) - prefix;
+    let suffix = old.iter().rev().zip(new.iter().rev()).take(max_suffix).take_while(|(a, b)| a == b).count();
+    for _ in prefix..old.len() - suffix {
+        tx.delete(list, prefix)?;
+    }
+    for (i, v) in new[prefix..new.len() - suffix].iter().enumerate() {
+        tx.insert(list, prefix + i, ScalarValue::Null)?;
+        put_json(tx, list, Prop::Seq(prefix + i), v)?;
+    }
+    Ok(())
+}
+
+fn to_json<R: Serialize>(record: &R) -> Result<serde_json::Map<String, Json>, DocError> {
+    match serde_json::to_value(record) {
+        Ok(Json::Object(m)) => Ok(m),
+        Ok(_) => Err(DocError::Unreadable("a record must serialize to an object".into())),
+        Err(e) => Err(DocError::Unreadable(e.to_string())),
+    }
+}
+
 /// Writes a JSON value at `obj[prop]`, creating objects as needed.
-fn put_json<T: Transactable>(tx: &mut T, obj: &ObjId, prop: Prop, value: &Json) -> Result<(), automerge::AutomergeError> {
+fn put_json<T: Transactable>(
+    tx: &mut T,
+    obj: &ObjId,
+    prop: Prop,
+    value: &Json,
+) -> Result<(), automerge::AutomergeError> {
     let scalar: Option<ScalarValue> = match value {
         Json::Null => Some(ScalarValue::Null),
         Json::Bool(b) => Some((*b).into()),
@@ -249,10 +331,15 @@ fn put_json<T: Transactable>(tx: &mut T, obj: &ObjId, prop: Prop, value: &Json) 
 impl KefuDoc {
     /// A new document holding `record`, validated first. `actor` must be unique to this
     /// device's store (never reused after a reinstall).
-    pub fn create<R: Record>(record: &R, actor: ActorId, author: &Author, now_ms: i64) -> Result<Self, DocError> {
+    pub fn create<R: Record>(
+        record: &R,
+        actor: ActorId,
+        author: &Author,
+        now_ms: i64,
+    ) -> Result<Self, DocError> {
         record.problems().into_result().map_err(DocError::Invalid)?;
         let mut doc = AutoCommit::new().with_actor(actor);
-        autosurgeon::reconcile(&mut doc, record).map_err(|e| DocError::Unreadable(e.to_string()))?;
+        write_diff(&mut doc, &ROOT, &serde_json::Map::new(), &to_json(record)?)?;
         doc.commit_with(commit_options(author, now_ms));
         Ok(KefuDoc { doc })
     }
@@ -263,10 +350,15 @@ impl KefuDoc {
     /// devices creating it offline produce the *same* change, automerge stores it once, and
     /// their later edits land in the same maps. `record` must contain only what the key
     /// determines (kind, key fields, empty maps). Later edits use `actor`.
-    pub fn genesis<R: Record>(key: &str, record: &R, actor: ActorId) -> Result<(crate::DocumentId, Self), DocError> {
+    pub fn genesis<R: Record>(
+        key: &str,
+        record: &R,
+        actor: ActorId,
+    ) -> Result<(crate::DocumentId, Self), DocError> {
         let digest = sha2_16(key);
         let mut doc = AutoCommit::new().with_actor(ActorId::from(digest.as_slice()));
-        autosurgeon::reconcile(&mut doc, record).map_err(|e| DocError::Unreadable(e.to_string()))?;
+        // serde_json maps are ordered by key, so every device writes the same operations.
+        write_diff(&mut doc, &ROOT, &serde_json::Map::new(), &to_json(record)?)?;
         doc.commit_with(CommitOptions::default().with_time(0));
         doc.set_actor(actor);
         let mut id = digest;
@@ -306,15 +398,17 @@ impl KefuDoc {
         &mut self.doc
     }
 
-    /// The kind at the root.
+    /// The kind at the root (a scalar string, or a text object as JavaScript writes).
     pub fn kind(&self) -> Result<DocKind, DocError> {
-        match self.doc.get(ROOT, "kind")? {
+        let text = match self.doc.get(ROOT, "kind")? {
             Some((Value::Scalar(s), _)) => match s.as_ref() {
-                ScalarValue::Str(t) => t.parse().map_err(|e: crate::enums::UnknownValue| DocError::Unreadable(e.to_string())),
-                other => Err(DocError::Unreadable(format!("kind is {other:?}, not a string"))),
+                ScalarValue::Str(t) => t.to_string(),
+                other => return Err(DocError::Unreadable(format!("kind is {other:?}, not a string"))),
             },
-            _ => Err(DocError::Unreadable("the document has no kind".into())),
-        }
+            Some((Value::Object(ObjType::Text), id)) => self.doc.text(&id)?,
+            _ => return Err(DocError::Unreadable("the document has no kind".into())),
+        };
+        text.parse().map_err(|e: crate::enums::UnknownValue| DocError::Unreadable(e.to_string()))
     }
 
     /// Reads the record.
@@ -323,7 +417,15 @@ impl KefuDoc {
         if kind != R::KIND {
             return Err(DocError::WrongKind { expected: R::KIND, found: kind.to_string() });
         }
-        autosurgeon::hydrate(&self.doc).map_err(|e| DocError::Unreadable(e.to_string()))
+        read_json(self.json_fast())
+    }
+
+    /// The document as JSON in one pass (text objects as strings).
+    pub fn json_fast(&self) -> Json {
+        match self.doc.hydrate(&ROOT, None) {
+            Ok(v) => hydrated_json(&v),
+            Err(_) => Json::Null,
+        }
     }
 
     /// Applies `edit` to the current record, validates the result and commits it as one change.
@@ -335,15 +437,28 @@ impl KefuDoc {
         now_ms: i64,
         edit: impl FnOnce(&mut R) -> Result<T, DocError>,
     ) -> Result<(T, Option<ChangeHash>), DocError> {
+        let (out, hash, _) = self.update_returning(author, now_ms, edit)?;
+        Ok((out, hash))
+    }
+
+    /// Like [`KefuDoc::update`], also returning the record as committed.
+    pub fn update_returning<R: Record, T>(
+        &mut self,
+        author: &Author,
+        now_ms: i64,
+        edit: impl FnOnce(&mut R) -> Result<T, DocError>,
+    ) -> Result<(T, Option<ChangeHash>, R), DocError> {
         let mut record: R = self.read()?;
+        let old = to_json(&record)?;
         let out = edit(&mut record)?;
         record.problems().into_result().map_err(DocError::Invalid)?;
-        if let Err(e) = autosurgeon::reconcile(&mut self.doc, &record) {
+        let new = to_json(&record)?;
+        if let Err(e) = write_diff(&mut self.doc, &ROOT, &old, &new) {
             self.doc.rollback();
-            return Err(DocError::Unreadable(e.to_string()));
+            return Err(e.into());
         }
         let hash = self.doc.commit_with(commit_options(author, now_ms));
-        Ok((out, hash))
+        Ok((out, hash, record))
     }
 
     /// Current heads.
@@ -404,7 +519,8 @@ impl KefuDoc {
                 let mut sub = path.clone();
                 sub.push(prop_text(&prop));
                 if all.len() > 1 {
-                    let values = all.iter().map(|(v, id)| (value_json(&self.doc, v, id, None), id.clone())).collect();
+                    let values =
+                        all.iter().map(|(v, id)| (value_json(&self.doc, v, id, None), id.clone())).collect();
                     found.push((sub.clone(), values));
                 }
                 for (v, id) in all {
@@ -455,7 +571,13 @@ impl KefuDoc {
 
     /// Settles a conflict by choosing one of its values (by `value_id`). The choice is an
     /// ordinary change by `author`, validated like any other, and reaches every replica.
-    pub fn resolve_conflict<R: Record>(&mut self, path: &[String], value_id: &str, author: &Author, now_ms: i64) -> Result<ChangeHash, DocError> {
+    pub fn resolve_conflict<R: Record>(
+        &mut self,
+        path: &[String],
+        value_id: &str,
+        author: &Author,
+        now_ms: i64,
+    ) -> Result<ChangeHash, DocError> {
         let (obj, prop) = self.navigate(path)?;
         let all = self.doc.get_all(&obj, prop.clone())?;
         let (value, id) = all
@@ -464,7 +586,7 @@ impl KefuDoc {
             .ok_or_else(|| DocError::NotFound(format!("value {value_id} at {}", path.join("."))))?;
         let json = value_json(&self.doc, value, id, None);
         put_json(&mut self.doc, &obj, prop, &json)?;
-        let after: Result<R, DocError> = autosurgeon::hydrate(&self.doc).map_err(|e| DocError::Unreadable(e.to_string()));
+        let after: Result<R, DocError> = read_json(self.json_fast());
         match after.and_then(|r| r.problems().into_result().map_err(DocError::Invalid)) {
             Ok(()) => {}
             Err(e) => {
@@ -493,7 +615,12 @@ impl KefuDoc {
                 let (old, new) = match &patch.action {
                     PatchAction::PutMap { key, value, .. } => {
                         path.push(key.clone());
-                        let old = self.doc.get_at(&patch.obj, key.as_str(), &deps).ok().flatten().map(|(v, id)| value_json(&self.doc, &v, &id, Some(&deps)));
+                        let old = self
+                            .doc
+                            .get_at(&patch.obj, key.as_str(), &deps)
+                            .ok()
+                            .flatten()
+                            .map(|(v, id)| value_json(&self.doc, &v, &id, Some(&deps)));
                         (old, Some(value_json(&self.doc, &value.0, &value.1, Some(&[hash]))))
                     }
                     PatchAction::PutSeq { index, value, .. } => {
@@ -502,12 +629,20 @@ impl KefuDoc {
                     }
                     PatchAction::Insert { index, values } => {
                         path.push(index.to_string());
-                        let vals: Vec<Json> = values.iter().map(|(v, id, _)| value_json(&self.doc, v, id, Some(&[hash]))).collect();
+                        let vals: Vec<Json> = values
+                            .iter()
+                            .map(|(v, id, _)| value_json(&self.doc, v, id, Some(&[hash])))
+                            .collect();
                         (None, Some(Json::Array(vals)))
                     }
                     PatchAction::DeleteMap { key } => {
                         path.push(key.clone());
-                        let old = self.doc.get_at(&patch.obj, key.as_str(), &deps).ok().flatten().map(|(v, id)| value_json(&self.doc, &v, &id, Some(&deps)));
+                        let old = self
+                            .doc
+                            .get_at(&patch.obj, key.as_str(), &deps)
+                            .ok()
+                            .flatten()
+                            .map(|(v, id)| value_json(&self.doc, &v, &id, Some(&deps)));
                         (old, None)
                     }
                     PatchAction::DeleteSeq { index, length } => {
@@ -544,6 +679,14 @@ impl KefuDoc {
     }
 }
 
+/// Deserializes a record from JSON, naming the path of whatever does not fit.
+fn read_json<R: Record>(json: Json) -> Result<R, DocError> {
+    serde_path_to_error::deserialize(json).map_err(|e| {
+        let path = e.path().to_string();
+        DocError::Unreadable(format!("{path}: {}", e.into_inner()))
+    })
+}
+
 fn sha2_16(key: &str) -> [u8; 16] {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(format!("kefu-genesis:{key}").as_bytes());
@@ -554,10 +697,7 @@ fn sha2_16(key: &str) -> [u8; 16] {
 
 /// Parses hex change hashes.
 pub fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, DocError> {
-    heads
-        .iter()
-        .map(|h| h.parse().map_err(|_| DocError::NotFound(format!("version {h}"))))
-        .collect()
+    heads.iter().map(|h| h.parse().map_err(|_| DocError::NotFound(format!("version {h}")))).collect()
 }
 
 /// Keeps only what JSON callers need from a map of conflicts by path.

@@ -1,13 +1,13 @@
 //! Closed sets of values (enumerations) stored as lowercase snake_case strings.
 //!
 //! They are strings in the document, not numbers, so a JavaScript client writes
-//! `status: "on_site"` and a person reading a raw document understands it. An unknown string is
-//! a hydration error that names the field's allowed values, which validation reports.
+//! `status: "on_site"` and a person reading a raw document understands it. An unknown string
+//! makes the record unreadable, with an error naming the field and the allowed values.
 
 use std::fmt;
 
-/// Defines a string enumeration with its document mapping (autosurgeon), serde mapping,
-/// Chinese label and the list of allowed values.
+/// Defines a string enumeration with its serde mapping (the document mapping), Chinese label
+/// and the list of allowed values.
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal / $zh:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -54,20 +54,6 @@ macro_rules! string_enum {
             }
         }
 
-        impl autosurgeon::Reconcile for $name {
-            type Key<'a> = autosurgeon::reconcile::NoKey;
-            fn reconcile<R: autosurgeon::Reconciler>(&self, mut r: R) -> Result<(), R::Error> {
-                r.str(self.as_str())
-            }
-        }
-
-        impl autosurgeon::Hydrate for $name {
-            fn hydrate_string(s: &str) -> Result<Self, autosurgeon::HydrateError> {
-                s.parse().map_err(|e: $crate::enums::UnknownValue| {
-                    autosurgeon::HydrateError::unexpected("one of the allowed values", e.to_string())
-                })
-            }
-        }
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -98,13 +84,7 @@ pub struct UnknownValue {
 
 impl fmt::Display for UnknownValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:?} is not a {}; allowed: {}",
-            self.value,
-            self.kind,
-            self.allowed.join(", ")
-        )
+        write!(f, "{:?} is not a {}; allowed: {}", self.value, self.kind, self.allowed.join(", "))
     }
 }
 

@@ -4,6 +4,8 @@
 //! This crate does no I/O: time and randomness come in as arguments, so phone and server run
 //! the same code and tests are deterministic. Storage lives in `kefu-store`.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod dates;
 pub mod document;
 pub mod enums;

@@ -19,20 +19,18 @@
 
 use std::collections::BTreeMap;
 
-use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use crate::enums::string_enum;
 
 /// The mark left when a record reaches a step.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepMark {
     /// Device time in Unix milliseconds.
     pub at: i64,
     /// The user id of who did it.
     pub by: String,
     /// An optional note, e.g. why a visit was cancelled.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -89,9 +87,7 @@ impl VisitStep {
     pub fn requires(&self) -> Option<VisitStep> {
         match self {
             VisitStep::Dispatched => None,
-            VisitStep::EnRoute | VisitStep::OnSite | VisitStep::Cancelled => {
-                Some(VisitStep::Dispatched)
-            }
+            VisitStep::EnRoute | VisitStep::OnSite | VisitStep::Cancelled => Some(VisitStep::Dispatched),
             VisitStep::Completed => Some(VisitStep::OnSite),
             VisitStep::Reviewed => Some(VisitStep::Completed),
         }
@@ -327,8 +323,7 @@ pub fn complaint_steps_problems(steps: &Steps) -> Vec<String> {
             ComplaintStep::Received => round == 0,
             ComplaintStep::Reopened => {
                 round > 0
-                    && (has(round - 1, ComplaintStep::Resolved)
-                        || has(round - 1, ComplaintStep::Confirmed))
+                    && (has(round - 1, ComplaintStep::Resolved) || has(round - 1, ComplaintStep::Confirmed))
             }
             ComplaintStep::Confirmed => has(round, ComplaintStep::Resolved),
             _ => {

@@ -155,7 +155,8 @@ fn parts_map(parts: &[(String, i64)]) -> BTreeMap<String, PartUsed> {
 impl CustomerFile {
     /// Logs a consultation (咨询记录).
     pub fn log_contact(&mut self, id: String, by: &Actor, channel: ContactChannel, summary: &str) {
-        self.contacts.insert(id, Contact { at: by.at, channel, summary: summary.to_string(), by: by.user.clone() });
+        self.contacts
+            .insert(id, Contact { at: by.at, channel, summary: summary.to_string(), by: by.user.clone() });
     }
 
     /// Assigns the responsible agent and/or field staff; the first-contact week starts now
@@ -208,14 +209,26 @@ impl CustomerFile {
 
     /// Records an attempt. A reached outcome finishes the callback with the result; an
     /// unreached one (no answer, wrong number) leaves it open for another attempt.
-    pub fn record_callback(&mut self, id: &str, attempt_id: String, by: &Actor, result: &CallbackResult) -> Result<(), DocError> {
+    pub fn record_callback(
+        &mut self,
+        id: &str,
+        attempt_id: String,
+        by: &Actor,
+        result: &CallbackResult,
+    ) -> Result<(), DocError> {
         let cb = self.callbacks.get_mut(id).ok_or_else(|| missing("callback", id))?;
         let finish = result.outcome.reached();
         let to = if finish { CallbackStep::Done } else { CallbackStep::Attempting };
         lifecycle::check_callback_step(&cb.steps, to)?;
         cb.attempts.insert(
             attempt_id,
-            CallbackAttempt { at: by.at, method: result.method, outcome: result.outcome, note: result.note.clone(), by: by.user.clone() },
+            CallbackAttempt {
+                at: by.at,
+                method: result.method,
+                outcome: result.outcome,
+                note: result.note.clone(),
+                by: by.user.clone(),
+            },
         );
         cb.steps.entry(to.as_str().into()).or_insert_with(|| by.mark());
         if finish {
@@ -233,7 +246,10 @@ impl CustomerFile {
     pub fn cancel_callback(&mut self, id: &str, by: &Actor, reason: &str) -> Result<(), DocError> {
         let cb = self.callbacks.get_mut(id).ok_or_else(|| missing("callback", id))?;
         lifecycle::check_callback_step(&cb.steps, CallbackStep::Cancelled)?;
-        cb.steps.insert(CallbackStep::Cancelled.as_str().into(), StepMark { note: Some(reason.into()), ..by.mark() });
+        cb.steps.insert(
+            CallbackStep::Cancelled.as_str().into(),
+            StepMark { note: Some(reason.into()), ..by.mark() },
+        );
         Ok(())
     }
 
@@ -261,7 +277,13 @@ impl CustomerFile {
     }
 
     /// Moves a visit to en route, on site, reviewed or cancelled.
-    pub fn advance_visit(&mut self, id: &str, by: &Actor, to: VisitStep, note: Option<String>) -> Result<(), DocError> {
+    pub fn advance_visit(
+        &mut self,
+        id: &str,
+        by: &Actor,
+        to: VisitStep,
+        note: Option<String>,
+    ) -> Result<(), DocError> {
         let v = self.visits.get_mut(id).ok_or_else(|| missing("visit", id))?;
         lifecycle::check_visit_step(&v.steps, to)?;
         v.steps.insert(to.as_str().into(), StepMark { note, ..by.mark() });
@@ -304,7 +326,13 @@ impl CustomerFile {
 
     /// Moves a complaint on: forward (to a department), process, resolve (with the resolution),
     /// confirm (the customer is satisfied) or reopen (the customer is not).
-    pub fn complaint_step(&mut self, id: &str, by: &Actor, to: ComplaintStep, text: Option<String>) -> Result<(), DocError> {
+    pub fn complaint_step(
+        &mut self,
+        id: &str,
+        by: &Actor,
+        to: ComplaintStep,
+        text: Option<String>,
+    ) -> Result<(), DocError> {
         let c = self.complaints.get_mut(id).ok_or_else(|| missing("complaint", id))?;
         let key = lifecycle::check_complaint_step(&c.steps, to)?;
         match to {
@@ -319,8 +347,26 @@ impl CustomerFile {
 
 impl AttendanceMonth {
     /// Clocks in or out.
-    pub fn clock(&mut self, id: String, by: &Actor, date: &str, clock: ClockKind, shift: Shift, location: Option<String>) {
-        self.clock_events.insert(id, ClockEvent { date: date.to_string(), clock, shift, device_time: by.at, location, by: by.user.clone() });
+    pub fn clock(
+        &mut self,
+        id: String,
+        by: &Actor,
+        date: &str,
+        clock: ClockKind,
+        shift: Shift,
+        location: Option<String>,
+    ) {
+        self.clock_events.insert(
+            id,
+            ClockEvent {
+                date: date.to_string(),
+                clock,
+                shift,
+                device_time: by.at,
+                location,
+                by: by.user.clone(),
+            },
+        );
     }
 
     /// Asks for leave.
@@ -343,9 +389,22 @@ impl AttendanceMonth {
     }
 
     /// An approver answers a leave request; the chain's order is enforced.
-    pub fn decide_leave(&mut self, id: &str, by: &Actor, role: Approver, decision: Decision, note: Option<String>) -> Result<(), DocError> {
+    pub fn decide_leave(
+        &mut self,
+        id: &str,
+        by: &Actor,
+        role: Approver,
+        decision: Decision,
+        note: Option<String>,
+    ) -> Result<(), DocError> {
         let l = self.leave.get_mut(id).ok_or_else(|| missing("leave request", id))?;
-        let illegal = |why: &'static str| DocError::IllegalStep(lifecycle::IllegalStep { from: "pending".into(), to: role.to_string(), why });
+        let illegal = |why: &'static str| {
+            DocError::IllegalStep(lifecycle::IllegalStep {
+                from: "pending".into(),
+                to: role.to_string(),
+                why,
+            })
+        };
         match l.status() {
             LeaveStatus::Pending { next, .. } if next == role => {}
             LeaveStatus::Pending { .. } => return Err(illegal("it is another approver's turn")),
@@ -356,7 +415,12 @@ impl AttendanceMonth {
     }
 
     /// Attaches the medical certificate (a scan, or a paper reference number).
-    pub fn attach_certificate(&mut self, id: &str, certificate: Option<crate::records::AttachmentRef>, reference: Option<String>) -> Result<(), DocError> {
+    pub fn attach_certificate(
+        &mut self,
+        id: &str,
+        certificate: Option<crate::records::AttachmentRef>,
+        reference: Option<String>,
+    ) -> Result<(), DocError> {
         let l = self.leave.get_mut(id).ok_or_else(|| missing("leave request", id))?;
         if certificate.is_some() {
             l.certificate = certificate;
@@ -399,7 +463,13 @@ impl AttendanceMonth {
     }
 
     /// The manager answers a swap.
-    pub fn decide_swap(&mut self, id: &str, by: &Actor, decision: Decision, note: Option<String>) -> Result<(), DocError> {
+    pub fn decide_swap(
+        &mut self,
+        id: &str,
+        by: &Actor,
+        decision: Decision,
+        note: Option<String>,
+    ) -> Result<(), DocError> {
         let s = self.swaps.get_mut(id).ok_or_else(|| missing("shift swap", id))?;
         if s.status() != SwapStatus::AwaitingManager {
             return Err(DocError::IllegalStep(lifecycle::IllegalStep {
@@ -424,14 +494,23 @@ impl AttendanceMonth {
 
     /// Writes a handover note.
     pub fn add_handover(&mut self, id: String, by: &Actor, date: &str, shift: Shift, note: &str) {
-        self.handovers.insert(id, Handover { date: date.into(), shift, note: note.into(), at: by.at, by: by.user.clone() });
+        self.handovers.insert(
+            id,
+            Handover { date: date.into(), shift, note: note.into(), at: by.at, by: by.user.clone() },
+        );
     }
 }
 
 impl AppearanceCheck {
     /// Records one person's check against the sheet's template (set from `template` if the
     /// sheet has none yet); items not listed are recorded as passed.
-    pub fn record(&mut self, by: &Actor, staff: &str, template: &SheetTemplate, mut results: BTreeMap<String, ItemResult>) -> Result<(), DocError> {
+    pub fn record(
+        &mut self,
+        by: &Actor,
+        staff: &str,
+        template: &SheetTemplate,
+        mut results: BTreeMap<String, ItemResult>,
+    ) -> Result<(), DocError> {
         let tpl = self.template.get_or_insert_with(|| template.clone());
         for code in results.keys() {
             if !tpl.items.contains_key(code) {
@@ -439,9 +518,16 @@ impl AppearanceCheck {
             }
         }
         for code in tpl.items.keys() {
-            results.entry(code.clone()).or_insert(ItemResult { result: CheckResult::Pass, note: None, photo: None });
+            results.entry(code.clone()).or_insert(ItemResult {
+                result: CheckResult::Pass,
+                note: None,
+                photo: None,
+            });
         }
-        self.checks.insert(staff.to_string(), StaffCheck { items: results, checked_at: by.at, checked_by: by.user.clone() });
+        self.checks.insert(
+            staff.to_string(),
+            StaffCheck { items: results, checked_at: by.at, checked_by: by.user.clone() },
+        );
         Ok(())
     }
 }

@@ -42,14 +42,20 @@ fn fork(doc: &mut KefuDoc, n: u8) -> KefuDoc {
     KefuDoc::load(&bytes, actor_id(n)).unwrap_or_else(|e| panic!("load: {e}"))
 }
 
-fn upd(doc: &mut KefuDoc, who: &str, at: i64, f: impl FnOnce(&mut CustomerFile) -> Result<(), DocError>) -> Result<(), DocError> {
+fn upd(
+    doc: &mut KefuDoc,
+    who: &str,
+    at: i64,
+    f: impl FnOnce(&mut CustomerFile) -> Result<(), DocError>,
+) -> Result<(), DocError> {
     doc.update(&author(who), at, f).map(|_| ())
 }
 
 #[test]
 fn two_phones_edit_offline_then_converge_with_the_same_field_shown_as_a_conflict() {
     // Step 1: the supervisor creates the file; both phones have it.
-    let mut server = KefuDoc::create(&customer(), actor_id(1), &author("sup"), T0).unwrap_or_else(|e| panic!("{e}"));
+    let mut server =
+        KefuDoc::create(&customer(), actor_id(1), &author("sup"), T0).unwrap_or_else(|e| panic!("{e}"));
     let mut agent = fork(&mut server, 2);
     let mut field = fork(&mut server, 3);
 
@@ -83,7 +89,8 @@ fn two_phones_edit_offline_then_converge_with_the_same_field_shown_as_a_conflict
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
     let c = &conflicts[0];
     assert_eq!(c.path, vec!["classification", "notes"]);
-    let mut who: Vec<String> = c.values.iter().filter_map(|v| v.author.as_ref().map(|a| a.user.clone())).collect();
+    let mut who: Vec<String> =
+        c.values.iter().filter_map(|v| v.author.as_ref().map(|a| a.user.clone())).collect();
     who.sort();
     assert_eq!(who, vec!["li", "zhang"]);
     let times: Vec<i64> = c.values.iter().map(|v| v.time).collect();
@@ -91,8 +98,15 @@ fn two_phones_edit_offline_then_converge_with_the_same_field_shown_as_a_conflict
 
     // Step 5: the supervisor picks the agent's value; that is an ordinary change that reaches
     // the phones, after which nobody sees a conflict.
-    let li = c.values.iter().find(|v| v.author.as_ref().is_some_and(|a| a.user == "li")).map(|v| v.value_id.clone()).unwrap_or_default();
-    server.resolve_conflict::<CustomerFile>(&c.path, &li, &author("sup"), T0 + 5000).unwrap_or_else(|e| panic!("{e}"));
+    let li = c
+        .values
+        .iter()
+        .find(|v| v.author.as_ref().is_some_and(|a| a.user == "li"))
+        .map(|v| v.value_id.clone())
+        .unwrap_or_default();
+    server
+        .resolve_conflict::<CustomerFile>(&c.path, &li, &author("sup"), T0 + 5000)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(server.conflicts().is_empty());
     field.merge(&mut server).unwrap_or_else(|e| panic!("{e}"));
     let f: CustomerFile = field.read().unwrap_or_else(|e| panic!("{e}"));
@@ -102,17 +116,32 @@ fn two_phones_edit_offline_then_converge_with_the_same_field_shown_as_a_conflict
     // Step 6: history names who changed what, and the file can be read as it was.
     let history = server.history(&[]);
     assert_eq!(history.len(), 4);
-    let by_zhang = history.iter().find(|h| h.author.as_ref().is_some_and(|a| a.user == "zhang")).unwrap_or_else(|| panic!("no change by zhang"));
-    assert!(by_zhang.fields.iter().any(|f| f.path == ["profile", "address"] && f.old == Some("上海市浦东新区".into())));
-    let first = server.read_at::<CustomerFile>(&[history[0].hash.parse().unwrap_or_else(|_| panic!())]).unwrap_or_else(|e| panic!("{e}"));
+    let by_zhang = history
+        .iter()
+        .find(|h| h.author.as_ref().is_some_and(|a| a.user == "zhang"))
+        .unwrap_or_else(|| panic!("no change by zhang"));
+    assert!(by_zhang
+        .fields
+        .iter()
+        .any(|f| f.path == ["profile", "address"] && f.old == Some("上海市浦东新区".into())));
+    let first = server
+        .read_at::<CustomerFile>(&[history[0].hash.parse().unwrap_or_else(|_| panic!())])
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(first.classification.notes, None);
     assert_eq!(first.profile.address.as_deref(), Some("上海市浦东新区"));
 }
 
 #[test]
 fn a_stale_on_site_never_undoes_completion() {
-    let mut a = KefuDoc::create(&customer(), actor_id(1), &author("sup"), T0).unwrap_or_else(|e| panic!("{e}"));
-    let nv = NewVisit { work_order: "WO-1".into(), reason: VisitReason::Repair, staff: "zhang".into(), window_start: T0, window_end: T0 + 3_600_000 };
+    let mut a =
+        KefuDoc::create(&customer(), actor_id(1), &author("sup"), T0).unwrap_or_else(|e| panic!("{e}"));
+    let nv = NewVisit {
+        work_order: "WO-1".into(),
+        reason: VisitReason::Repair,
+        staff: "zhang".into(),
+        window_start: T0,
+        window_end: T0 + 3_600_000,
+    };
     upd(&mut a, "sup", T0, |c| {
         c.dispatch_visit("v1".into(), &actor("sup", T0), &nv);
         Ok(())
@@ -120,24 +149,39 @@ fn a_stale_on_site_never_undoes_completion() {
     .unwrap_or_else(|e| panic!("{e}"));
     let mut b = fork(&mut a, 2);
     // The field phone arrives and completes; a second, stale device only marks arrival.
-    upd(&mut a, "zhang", T0 + 10, |c| c.advance_visit("v1", &actor("zhang", T0 + 10), VisitStep::OnSite, None)).unwrap_or_else(|e| panic!("{e}"));
-    let done = VisitCompletion { work_done: "更换水龙头".into(), parts: vec![("水龙头".into(), 1)], rating: Some(5), follow_up_on: None };
-    upd(&mut a, "zhang", T0 + 20, |c| c.complete_visit("v1", &actor("zhang", T0 + 20), &done)).unwrap_or_else(|e| panic!("{e}"));
-    upd(&mut b, "zhang", T0 + 15, |c| c.advance_visit("v1", &actor("zhang", T0 + 15), VisitStep::OnSite, None)).unwrap_or_else(|e| panic!("{e}"));
+    upd(&mut a, "zhang", T0 + 10, |c| {
+        c.advance_visit("v1", &actor("zhang", T0 + 10), VisitStep::OnSite, None)
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let done = VisitCompletion {
+        work_done: "更换水龙头".into(),
+        parts: vec![("水龙头".into(), 1)],
+        rating: Some(5),
+        follow_up_on: None,
+    };
+    upd(&mut a, "zhang", T0 + 20, |c| c.complete_visit("v1", &actor("zhang", T0 + 20), &done))
+        .unwrap_or_else(|e| panic!("{e}"));
+    upd(&mut b, "zhang", T0 + 15, |c| {
+        c.advance_visit("v1", &actor("zhang", T0 + 15), VisitStep::OnSite, None)
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     a.merge(&mut b).unwrap_or_else(|e| panic!("{e}"));
     let c: CustomerFile = a.read().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.visits["v1"].status(), Some(VisitStep::Completed));
     assert!(c.problems().is_empty());
     // A backwards step is refused by the verb and nothing is written.
     let heads = a.heads();
-    let e = upd(&mut a, "zhang", T0 + 30, |c| c.advance_visit("v1", &actor("zhang", T0 + 30), VisitStep::EnRoute, None));
+    let e = upd(&mut a, "zhang", T0 + 30, |c| {
+        c.advance_visit("v1", &actor("zhang", T0 + 30), VisitStep::EnRoute, None)
+    });
     assert!(matches!(e, Err(DocError::IllegalStep(_))));
     assert_eq!(a.heads(), heads);
 }
 
 #[test]
 fn invalid_edits_write_nothing_and_name_the_field() {
-    let mut a = KefuDoc::create(&customer(), actor_id(1), &author("sup"), T0).unwrap_or_else(|e| panic!("{e}"));
+    let mut a =
+        KefuDoc::create(&customer(), actor_id(1), &author("sup"), T0).unwrap_or_else(|e| panic!("{e}"));
     let heads = a.heads();
     let e = upd(&mut a, "li", T0, |c| {
         c.profile.name = "  ".into();
@@ -167,8 +211,10 @@ enum Op {
 
 fn op() -> impl Strategy<Value = (usize, Op)> {
     let visit = (0..2usize, prop::sample::select(VisitStep::ALL.to_vec())).prop_map(|(i, s)| Op::Visit(i, s));
-    let complaint = (0..2usize, prop::sample::select(ComplaintStep::ALL.to_vec())).prop_map(|(i, s)| Op::Complaint(i, s));
-    let callback = (0..2usize, prop::sample::select(CallbackOutcome::ALL.to_vec())).prop_map(|(i, s)| Op::Callback(i, s));
+    let complaint =
+        (0..2usize, prop::sample::select(ComplaintStep::ALL.to_vec())).prop_map(|(i, s)| Op::Complaint(i, s));
+    let callback = (0..2usize, prop::sample::select(CallbackOutcome::ALL.to_vec()))
+        .prop_map(|(i, s)| Op::Callback(i, s));
     let notes = any::<u8>().prop_map(Op::Notes);
     let sync = (0..3usize, 0..3usize).prop_map(|(a, b)| Op::Sync(a, b));
     (0..3usize, prop_oneof![visit, complaint, callback, notes, sync])
@@ -178,11 +224,29 @@ fn seeded() -> CustomerFile {
     let mut c = customer();
     let by = actor("sup", T0);
     for i in 0..2 {
-        let nv = NewVisit { work_order: format!("WO-{i}"), reason: VisitReason::Repair, staff: "zhang".into(), window_start: T0, window_end: T0 + 1 };
+        let nv = NewVisit {
+            work_order: format!("WO-{i}"),
+            reason: VisitReason::Repair,
+            staff: "zhang".into(),
+            window_start: T0,
+            window_end: T0 + 1,
+        };
         c.dispatch_visit(format!("v{i}"), &by, &nv);
-        let nc = NewComplaint { channel: ContactChannel::Phone, content: "漏水".into(), category: ComplaintCategory::ProductQuality, severity: Severity::High, handler: "li".into() };
+        let nc = NewComplaint {
+            channel: ContactChannel::Phone,
+            content: "漏水".into(),
+            category: ComplaintCategory::ProductQuality,
+            severity: Severity::High,
+            handler: "li".into(),
+        };
         c.take_complaint(format!("c{i}"), &by, &nc);
-        let nb = NewCallback { agent: "li".into(), date: "2026-11-20".into(), method: ContactChannel::Phone, campaign: None, visit: None };
+        let nb = NewCallback {
+            agent: "li".into(),
+            date: "2026-11-20".into(),
+            method: ContactChannel::Phone,
+            campaign: None,
+            visit: None,
+        };
         c.schedule_callback(format!("b{i}"), &by, &nb);
     }
     c
@@ -204,13 +268,27 @@ fn apply(doc: &mut KefuDoc, replica: usize, op: &Op, at: i64) {
     let by = actor(user, at);
     let _ = doc.update(&author(user), at, |c: &mut CustomerFile| match op {
         Op::Visit(i, VisitStep::Completed) => {
-            let done = VisitCompletion { work_done: "修好了".into(), parts: vec![], rating: Some(4), follow_up_on: None };
+            let done = VisitCompletion {
+                work_done: "修好了".into(),
+                parts: vec![],
+                rating: Some(4),
+                follow_up_on: None,
+            };
             c.complete_visit(&format!("v{i}"), &by, &done)
         }
         Op::Visit(i, s) => c.advance_visit(&format!("v{i}"), &by, *s, None),
         Op::Complaint(i, s) => c.complaint_step(&format!("c{i}"), &by, *s, Some("已处理".into())),
         Op::Callback(i, o) => {
-            let r = CallbackResult { method: ContactChannel::Phone, outcome: *o, satisfaction: Some(5), evaluation: None, suggestions: None, issue: None, follow_up_on: None, note: None };
+            let r = CallbackResult {
+                method: ContactChannel::Phone,
+                outcome: *o,
+                satisfaction: Some(5),
+                evaluation: None,
+                suggestions: None,
+                issue: None,
+                follow_up_on: None,
+                note: None,
+            };
             c.record_callback(&format!("b{i}"), format!("a{at}"), &by, &r)
         }
         Op::Notes(n) => {

@@ -64,9 +64,10 @@ CREATE INDEX idx_customers_field ON idx_customers (field_staff, name);
 CREATE INDEX idx_customers_name ON idx_customers (name);
 
 -- Chinese-capable substring search: trigram tokens match any fragment of 3+ characters;
--- shorter fragments fall back to LIKE on idx_customers.
+-- shorter fragments fall back to LIKE on idx_customers. The FTS rowid is idx_customers'
+-- rowid, so replacing one customer's row is an indexed lookup, not a scan.
 CREATE VIRTUAL TABLE customers_fts USING fts5 (
-    doc_id UNINDEXED, name, phones, address, notes,
+    name, phones, address, notes,
     tokenize = 'trigram'
 );
 

@@ -208,6 +208,8 @@ impl Cache {
 
 /// The entry point: owns the store and offers the domain verbs.
 pub struct Client {
+    // Declared before `conn` so the checkpoint thread finishes before the writer closes.
+    checkpointer: Option<db::Checkpointer>,
     conn: Connection,
     cache: Cache,
     actor: ActorId,
@@ -246,7 +248,11 @@ fn new_record_id() -> String {
 impl Client {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<Client> {
-        Self::with_connection(db::open(path)?)
+        let conn = db::open(path)?;
+        let checkpointer = db::Checkpointer::start(&conn, path)?;
+        let mut client = Self::with_connection(conn)?;
+        client.checkpointer = Some(checkpointer);
+        Ok(client)
     }
 
     /// A store in memory (tests, benchmarks).
@@ -270,6 +276,7 @@ impl Client {
             conn.query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0)).optional()?;
         let identity = identity.and_then(|j| serde_json::from_str(&j).ok());
         Ok(Client {
+            checkpointer: None,
             conn,
             cache: Cache::default(),
             actor,
@@ -359,6 +366,19 @@ impl Client {
         before: Option<&[ChangeHash]>,
         local: &[ChangeHash],
     ) -> Result<()> {
+        self.persist_with(id, doc, before, local, project::project)
+    }
+
+    /// [`Client::persist`] with the projection given (an edit projects the record it already
+    /// has instead of reading the document again).
+    fn persist_with(
+        &mut self,
+        id: &str,
+        doc: &mut KefuDoc,
+        before: Option<&[ChangeHash]>,
+        local: &[ChangeHash],
+        project: impl FnOnce(&rusqlite::Transaction<'_>, &str, &KefuDoc) -> Result<Option<String>>,
+    ) -> Result<()> {
         let now = self.now();
         let kind = doc.kind().map(|k| k.to_string()).unwrap_or_else(|_| "unknown".into());
         let tx = self.conn.transaction()?;
@@ -395,9 +415,12 @@ impl Client {
         for h in local {
             tx.execute("INSERT OR IGNORE INTO changes (hash, doc_id, status, created_at, updated_at) VALUES (?1, ?2, 'local', ?3, ?3)", params![h.to_string(), id, now])?;
         }
-        let team = project::project(&tx, id, doc)?;
+        let team = project(&tx, id, doc)?;
         tx.execute("UPDATE documents SET team = ?2, kind = ?3 WHERE doc_id = ?1", params![id, team, kind])?;
         tx.commit()?;
+        if let Some(c) = &self.checkpointer {
+            c.dirty();
+        }
         Ok(())
     }
 
@@ -439,20 +462,22 @@ impl Client {
         let sid = id.to_string();
         let mut doc = self.load(&sid)?;
         let before = doc.heads();
-        let result = doc.update(&author, actor.at, |r: &mut R| f(r, &actor));
+        let result = doc.update_returning(&author, actor.at, |r: &mut R| f(r, &actor));
         match result {
             Err(e) => {
                 self.cache.put(&sid, doc);
                 Err(e.into())
             }
-            Ok((out, None)) => {
+            Ok((out, None, _)) => {
                 self.cache.put(&sid, doc);
                 Ok(out)
             }
-            Ok((out, Some(hash))) => {
+            Ok((out, Some(hash), record)) => {
                 // On a failed write the in-memory copy is dropped, so memory never shows
                 // what the disk does not have.
-                self.persist(&sid, &mut doc, Some(&before), &[hash])?;
+                self.persist_with(&sid, &mut doc, Some(&before), &[hash], |tx, id, _| {
+                    project::project_record(tx, id, &record)
+                })?;
                 self.cache.put(&sid, doc);
                 Ok(out)
             }
@@ -1049,7 +1074,7 @@ impl Client {
         if q.chars().count() >= 3 {
             // Trigram match; quoted so the text is a phrase, not FTS syntax.
             let phrase = format!("\"{}\"", q.replace('"', "\"\"").replace(['-', ' '], ""));
-            let mut s = self.conn.prepare_cached(&format!("SELECT {cols} FROM customers_fts f JOIN idx_customers c ON c.doc_id = f.doc_id WHERE customers_fts MATCH ?1 ORDER BY c.name LIMIT ?2"))?;
+            let mut s = self.conn.prepare_cached(&format!("SELECT {cols} FROM customers_fts f JOIN idx_customers c ON c.rowid = f.rowid WHERE customers_fts MATCH ?1 ORDER BY c.name LIMIT ?2"))?;
             let rows = s.query_map(params![phrase, limit], map)?.collect::<rusqlite::Result<_>>()?;
             return Ok(rows);
         }

@@ -11,14 +11,15 @@ use kefu_model::records::attendance::AttendanceMonth;
 use kefu_model::records::campaign::Campaign;
 use kefu_model::records::customer::CustomerFile;
 use kefu_model::records::roster::Roster;
-use kefu_model::{DocKind, KefuDoc};
+use std::any::Any;
+
+use kefu_model::{DocKind, KefuDoc, Record};
 use rusqlite::{params, Transaction};
 
 use crate::error::Result;
 
 const TABLES: &[&str] = &[
     "idx_customers",
-    "customers_fts",
     "idx_callbacks",
     "idx_visits",
     "idx_complaints",
@@ -29,54 +30,70 @@ const TABLES: &[&str] = &[
 
 /// Removes every index row of a document.
 pub fn clear(tx: &Transaction<'_>, doc_id: &str) -> Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM customers_fts WHERE rowid = (SELECT rowid FROM idx_customers WHERE doc_id = ?1)",
+    )?
+    .execute([doc_id])?;
     for t in TABLES {
-        tx.execute(&format!("DELETE FROM {t} WHERE doc_id = ?1"), [doc_id])?;
+        tx.prepare_cached(&format!("DELETE FROM {t} WHERE doc_id = ?1"))?.execute([doc_id])?;
     }
     Ok(())
 }
 
-/// Rewrites the index rows of one document. A document that cannot be read as its kind
-/// (written by a newer app, or damaged) gets no rows but keeps its bytes. Returns the team.
+/// Rewrites the index rows of one document, reading it first. A document that cannot be read
+/// as its kind (written by a newer app, or damaged) gets no rows but keeps its bytes.
+/// Returns the team.
 pub fn project(tx: &Transaction<'_>, doc_id: &str, doc: &KefuDoc) -> Result<Option<String>> {
-    clear(tx, doc_id)?;
-    let Ok(kind) = doc.kind() else { return Ok(None) };
-    let team = match kind {
-        DocKind::Customer => doc.read::<CustomerFile>().ok().map(|c| customer(tx, doc_id, &c)).transpose()?,
-        DocKind::AppearanceCheck => doc
-            .read::<AppearanceCheck>()
-            .ok()
-            .map(|c| {
-                let checked = c.checks.len() as i64;
-                let passed = c.checks.values().filter(|s| s.passed()).count() as i64;
-                tx.execute(
-                    "INSERT INTO idx_checks VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![doc_id, c.team, c.date, checked, passed],
-                )
-                .map(|_| c.team)
-            })
-            .transpose()?,
-        DocKind::Attendance => doc
-            .read::<AttendanceMonth>()
-            .ok()
-            .map(|a| {
-                tx.execute(
-                    "INSERT INTO idx_attendance VALUES (?1, ?2, ?3, ?4)",
-                    params![doc_id, a.staff, a.team, a.month],
-                )
-                .map(|_| a.team)
-            })
-            .transpose()?,
-        DocKind::Roster => {
-            doc.read::<Roster>().ok().map(|r| keyed(tx, doc_id, kind, &r.team, &r.month)).transpose()?
-        }
-        DocKind::AppearanceTemplate => {
-            doc.read::<AppearanceTemplate>().ok().map(|t| keyed(tx, doc_id, kind, &t.team, "")).transpose()?
-        }
-        DocKind::Campaign => {
-            doc.read::<Campaign>().ok().map(|c| keyed(tx, doc_id, kind, &c.team, &c.name)).transpose()?
-        }
+    let Ok(kind) = doc.kind() else {
+        clear(tx, doc_id)?;
+        return Ok(None);
     };
-    Ok(team)
+    match kind {
+        DocKind::Customer => project_read::<CustomerFile>(tx, doc_id, doc),
+        DocKind::AppearanceCheck => project_read::<AppearanceCheck>(tx, doc_id, doc),
+        DocKind::Attendance => project_read::<AttendanceMonth>(tx, doc_id, doc),
+        DocKind::Roster => project_read::<Roster>(tx, doc_id, doc),
+        DocKind::AppearanceTemplate => project_read::<AppearanceTemplate>(tx, doc_id, doc),
+        DocKind::Campaign => project_read::<Campaign>(tx, doc_id, doc),
+    }
+}
+
+fn project_read<R: Record>(tx: &Transaction<'_>, doc_id: &str, doc: &KefuDoc) -> Result<Option<String>> {
+    match doc.read::<R>() {
+        Ok(r) => project_record(tx, doc_id, &r),
+        Err(_) => {
+            clear(tx, doc_id)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Rewrites the index rows of one document from its record (already read). Returns the team.
+pub fn project_record<R: Record>(tx: &Transaction<'_>, doc_id: &str, record: &R) -> Result<Option<String>> {
+    clear(tx, doc_id)?;
+    let any = record as &dyn Any;
+    let team = if let Some(c) = any.downcast_ref::<CustomerFile>() {
+        customer(tx, doc_id, c)?
+    } else if let Some(c) = any.downcast_ref::<AppearanceCheck>() {
+        let checked = c.checks.len() as i64;
+        let passed = c.checks.values().filter(|s| s.passed()).count() as i64;
+        tx.prepare_cached("INSERT INTO idx_checks VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![doc_id, c.team, c.date, checked, passed])?;
+        c.team.clone()
+    } else if let Some(a) = any.downcast_ref::<AttendanceMonth>() {
+        tx.prepare_cached("INSERT INTO idx_attendance VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![doc_id, a.staff, a.team, a.month])?;
+        a.team.clone()
+    } else if let Some(r) = any.downcast_ref::<Roster>() {
+        keyed(tx, doc_id, DocKind::Roster, &r.team, &r.month)?
+    } else if let Some(t) = any.downcast_ref::<AppearanceTemplate>() {
+        keyed(tx, doc_id, DocKind::AppearanceTemplate, &t.team, "")?
+    } else if let Some(c) = any.downcast_ref::<Campaign>() {
+        keyed(tx, doc_id, DocKind::Campaign, &c.team, &c.name)?
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(team))
 }
 
 fn keyed(
@@ -93,27 +110,27 @@ fn keyed(
 fn customer(tx: &Transaction<'_>, doc_id: &str, c: &CustomerFile) -> rusqlite::Result<String> {
     let phones = c.profile.phones.join(" ");
     let name = &c.profile.name;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO idx_customers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
-            doc_id,
-            c.team,
-            name,
-            phones,
-            c.profile.district,
-            c.classification.stage.as_str(),
-            c.classification.intent.as_str(),
-            c.assignment.agent,
-            c.assignment.field_staff,
-            c.assignment.assigned_at,
-            c.first_contact_after_assignment(),
-            c.created_at
-        ],
-    )?;
-    tx.execute(
-        "INSERT INTO customers_fts (doc_id, name, phones, address, notes) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![doc_id, name, phones.replace(['-', ' '], ""), c.profile.address, c.classification.notes],
-    )?;
+    )?
+    .execute(params![
+        doc_id,
+        c.team,
+        name,
+        phones,
+        c.profile.district,
+        c.classification.stage.as_str(),
+        c.classification.intent.as_str(),
+        c.assignment.agent,
+        c.assignment.field_staff,
+        c.assignment.assigned_at,
+        c.first_contact_after_assignment(),
+        c.created_at
+    ])?;
+    tx.prepare_cached(
+        "INSERT INTO customers_fts (rowid, name, phones, address, notes) VALUES (last_insert_rowid(), ?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![name, phones.replace(['-', ' '], ""), c.profile.address, c.classification.notes])?;
     let mut cb = tx.prepare_cached("INSERT INTO idx_callbacks VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
     for (id, x) in &c.callbacks {
         let status = x.status().unwrap_or(CallbackStep::Scheduled);

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use super::{check_header, AttachmentRef, Record};
@@ -15,7 +14,7 @@ use crate::enums::{CheckCategory, CheckResult, DocKind};
 use crate::validate::{rec, Problems};
 
 /// One checklist item.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TemplateItem {
     /// Dress, bearing or grooming.
     pub category: CheckCategory,
@@ -28,7 +27,7 @@ pub struct TemplateItem {
 }
 
 /// One version of the checklist.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TemplateVersion {
     /// Version number, 1, 2, ….
     pub version: i64,
@@ -41,7 +40,7 @@ pub struct TemplateVersion {
 }
 
 /// The checklist template document: every version ever published, keyed by version number.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppearanceTemplate {
     /// Always `appearance_template`.
     pub kind: DocKind,
@@ -71,8 +70,18 @@ pub fn default_template_items() -> BTreeMap<String, TemplateItem> {
         ("dress.collar", Dress, "领口、袖口不露个人衣物", "No personal clothing at collar or cuffs"),
         ("dress.pockets", Dress, "口袋不鼓胀", "Pockets not bulging"),
         ("dress.badge", Dress, "工牌端正佩戴于左胸", "Badge worn straight on the left chest"),
-        ("dress.shoes", Dress, "鞋袜整洁，系好鞋带，不赤脚、无故不穿雨鞋", "Shoes and socks neat, laces tied, no bare feet or rain boots without cause"),
-        ("bearing.stance", Bearing, "站姿端正：两脚与肩同宽，目视前方，挺胸", "Stands upright: feet shoulder-width, eyes forward, chest up"),
+        (
+            "dress.shoes",
+            Dress,
+            "鞋袜整洁，系好鞋带，不赤脚、无故不穿雨鞋",
+            "Shoes and socks neat, laces tied, no bare feet or rain boots without cause",
+        ),
+        (
+            "bearing.stance",
+            Bearing,
+            "站姿端正：两脚与肩同宽，目视前方，挺胸",
+            "Stands upright: feet shoulder-width, eyes forward, chest up",
+        ),
         ("bearing.rise", Bearing, "客户或上级到来时起立", "Stands when a customer or superior arrives"),
         ("bearing.no_leaning", Bearing, "不倚靠、不伸懒腰", "No leaning or stretching"),
         ("bearing.no_yawning", Bearing, "不打哈欠、不弯腰驼背", "No yawning or slouching"),
@@ -132,7 +141,7 @@ fn check_items(p: &mut Problems, r: &str, items: &BTreeMap<String, TemplateItem>
 }
 
 /// The template version a sheet used (a copy).
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SheetTemplate {
     /// The template document id.
     pub template_id: String,
@@ -143,22 +152,20 @@ pub struct SheetTemplate {
 }
 
 /// One item's result for one person.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemResult {
     /// Pass or fail.
     pub result: CheckResult,
     /// Note, e.g. what was wrong.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub note: Option<String>,
     /// Optional photo.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub photo: Option<AttachmentRef>,
 }
 
 /// One person's check.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StaffCheck {
     /// Results by item code.
     pub items: BTreeMap<String, ItemResult>,
@@ -176,7 +183,7 @@ impl StaffCheck {
 }
 
 /// The day's appearance sheet for a team.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppearanceCheck {
     /// Always `appearance_check`.
     pub kind: DocKind,
@@ -188,12 +195,10 @@ pub struct AppearanceCheck {
     pub date: String,
     /// The template version used; set by the first check (absent in the keyed genesis change,
     /// see `KefuDoc::genesis`).
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub template: Option<SheetTemplate>,
     /// Checks keyed by staff user id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub checks: BTreeMap<String, StaffCheck>,
 }
 
@@ -244,7 +249,11 @@ impl Record for AppearanceCheck {
                 if item.result == CheckResult::Fail
                     && item.note.as_deref().is_none_or(|n| n.trim().is_empty())
                 {
-                    p.push(&r, &format!("items.{code}.note"), "a failed item needs a note saying what was wrong");
+                    p.push(
+                        &r,
+                        &format!("items.{code}.note"),
+                        "a failed item needs a note saying what was wrong",
+                    );
                 }
                 if let Some(photo) = &item.photo {
                     photo.check(&mut p, &r, &format!("items.{code}.photo"));

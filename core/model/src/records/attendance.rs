@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use super::{check_header, AttachmentRef, Record};
@@ -17,7 +16,7 @@ use crate::lifecycle::StepMark;
 use crate::validate::{rec, Problems};
 
 /// One staff member's attendance for one month.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttendanceMonth {
     /// Always `attendance`.
     pub kind: DocKind,
@@ -30,33 +29,27 @@ pub struct AttendanceMonth {
     /// `YYYY-MM`.
     pub month: String,
     /// Clock-ins and clock-outs by id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub clock_events: BTreeMap<String, ClockEvent>,
     /// Days marked absent by a supervisor, by date.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub absences: BTreeMap<String, StepMark>,
     /// Overtime entries by id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub overtime: BTreeMap<String, Overtime>,
     /// Handover notes (交接) by id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub handovers: BTreeMap<String, Handover>,
     /// Leave requests (请假) by id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub leave: BTreeMap<String, LeaveRequest>,
     /// Shift swaps (换班) this person asked for, by id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub swaps: BTreeMap<String, ShiftSwap>,
 }
 
 /// One clock-in or clock-out.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClockEvent {
     /// Local date of the shift, YYYY-MM-DD (a late shift's clock-out after midnight belongs to
     /// the day the shift started).
@@ -68,7 +61,6 @@ pub struct ClockEvent {
     /// Device time, Unix ms. The server's receipt time is kept as provenance.
     pub device_time: i64,
     /// Optional location text or coordinates.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub location: Option<String>,
     /// Who clocked (the staff member, or a supervisor correcting).
@@ -76,14 +68,13 @@ pub struct ClockEvent {
 }
 
 /// Overtime worked.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Overtime {
     /// Date, YYYY-MM-DD.
     pub date: String,
     /// Minutes.
     pub minutes: i64,
     /// Why (e.g. a customer still being served after 24:00).
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub note: Option<String>,
     /// Who recorded it.
@@ -91,7 +82,7 @@ pub struct Overtime {
 }
 
 /// A handover note between shifts (交接).
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Handover {
     /// Date, YYYY-MM-DD.
     pub date: String,
@@ -106,7 +97,7 @@ pub struct Handover {
 }
 
 /// An approver's answer.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Approval {
     /// Approve or reject.
     pub decision: Decision,
@@ -115,13 +106,12 @@ pub struct Approval {
     /// Device time, Unix ms.
     pub at: i64,
     /// Why.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub note: Option<String>,
 }
 
 /// A leave request (请假).
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeaveRequest {
     /// Kind of leave.
     pub leave_kind: LeaveKind,
@@ -134,23 +124,18 @@ pub struct LeaveRequest {
     /// When asked, device time Unix ms.
     pub requested_at: i64,
     /// Personal leave must be asked in person; the manager confirms it was.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub asked_in_person: bool,
     /// Medical certificate (sick leave of 2+ days), handed in on the first day back.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub certificate: Option<AttachmentRef>,
     /// A paper certificate's reference number, when there is no scan.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub certificate_ref: Option<String>,
     /// Answers by approver (`manager`, `hr`, `general_manager`).
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub approvals: BTreeMap<String, Approval>,
     /// Withdrawn by the requester.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub cancelled: Option<StepMark>,
 }
@@ -204,8 +189,7 @@ impl LeaveRequest {
 
     /// Whether a certificate (scan or paper reference) is on file.
     pub fn has_certificate(&self) -> bool {
-        self.certificate.is_some()
-            || self.certificate_ref.as_deref().is_some_and(|r| !r.trim().is_empty())
+        self.certificate.is_some() || self.certificate_ref.as_deref().is_some_and(|r| !r.trim().is_empty())
     }
 
     /// Derived status.
@@ -215,9 +199,7 @@ impl LeaveRequest {
         }
         for step in self.chain() {
             match self.approvals.get(step.as_str()) {
-                Some(a) if a.decision == Decision::Reject => {
-                    return LeaveStatus::Rejected { by: *step }
-                }
+                Some(a) if a.decision == Decision::Reject => return LeaveStatus::Rejected { by: *step },
                 Some(_) => {}
                 None => {
                     return LeaveStatus::Pending {
@@ -232,7 +214,7 @@ impl LeaveRequest {
 }
 
 /// A shift swap (换班): both staff agree, the manager approves.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShiftSwap {
     /// The requester's date given away, YYYY-MM-DD.
     pub date: String,
@@ -247,11 +229,9 @@ pub struct ShiftSwap {
     /// When asked, Unix ms.
     pub requested_at: i64,
     /// The colleague's agreement; `by` must be the colleague.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub colleague_agreed: Option<StepMark>,
     /// The manager's answer.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub manager: Option<Approval>,
 }
@@ -339,8 +319,7 @@ impl AttendanceMonth {
             }
         }
         let day_start = Date::parse(date).map(|d| d.start_ms(offset_min));
-        if let (Some((start, end)), Some(day_start)) = (s.shift.and_then(|sh| sh.hours()), day_start)
-        {
+        if let (Some((start, end)), Some(day_start)) = (s.shift.and_then(|sh| sh.hours()), day_start) {
             if let Some(t) = s.clock_in {
                 let minute = (t - day_start).div_euclid(60_000);
                 s.late_minutes = (minute - start).max(0);
@@ -467,7 +446,11 @@ impl Record for AttendanceMonth {
                 match key.parse::<Approver>() {
                     Err(e) => p.push(&r, &field, e.to_string()),
                     Ok(who) => match chain.iter().position(|s| *s == who) {
-                        None => p.push(&r, &field, format!("leave of {} day(s) is approved by the manager alone", l.days())),
+                        None => p.push(
+                            &r,
+                            &field,
+                            format!("leave of {} day(s) is approved by the manager alone", l.days()),
+                        ),
                         Some(i) => {
                             for prev in &chain[..i] {
                                 match l.approvals.get(prev.as_str()) {
@@ -476,7 +459,11 @@ impl Record for AttendanceMonth {
                                 }
                             }
                             let last = i + 1 == chain.len();
-                            if last && ap.decision == Decision::Approve && l.needs_certificate() && !l.has_certificate() {
+                            if last
+                                && ap.decision == Decision::Approve
+                                && l.needs_certificate()
+                                && !l.has_certificate()
+                            {
                                 p.push(&r, "certificate", "sick leave of 2 days or more needs a medical certificate before the final approval");
                             }
                         }

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use super::{check_header, Record};
@@ -13,7 +12,7 @@ use crate::lifecycle::StepMark;
 use crate::validate::{rec, Problems};
 
 /// A callback campaign.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Campaign {
     /// Always `campaign`.
     pub kind: DocKind,
@@ -34,36 +33,31 @@ pub struct Campaign {
     /// Unix ms.
     pub created_at: i64,
     /// Set when the supervisor starts the campaign.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub started: Option<StepMark>,
     /// Set when the supervisor ends it.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub ended: Option<StepMark>,
     /// Selected customers, keyed by customer document id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub targets: BTreeMap<String, Target>,
 }
 
 /// Selection criteria, kept so the report can say how customers were chosen.
-#[derive(Debug, Clone, PartialEq, Default, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Criteria {
     /// Plain-language description.
     pub description: String,
     /// Last completed visit or order at least this many days ago, and no callback since.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub min_days_since_service: Option<i64>,
     /// Visits completed within this many days.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub visits_completed_within_days: Option<i64>,
 }
 
 /// One selected customer.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     /// The agent it was given to.
     pub agent: String,

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use super::{check_header, AttachmentRef, Record};
@@ -13,7 +12,7 @@ use crate::lifecycle::{self, Steps};
 use crate::validate::{plausible_phone, rec, Problems};
 
 /// A customer file.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomerFile {
     /// Always `customer`.
     pub kind: DocKind,
@@ -28,24 +27,19 @@ pub struct CustomerFile {
     /// Responsible agent and field staff.
     pub assignment: Assignment,
     /// Orders and projects by id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub orders: BTreeMap<String, Order>,
     /// Consultation log (咨询记录) by id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub contacts: BTreeMap<String, Contact>,
     /// Callbacks (回访) by id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub callbacks: BTreeMap<String, Callback>,
     /// Field visits (售后上门) by id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub visits: BTreeMap<String, Visit>,
     /// Complaints (投诉) by id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub complaints: BTreeMap<String, Complaint>,
     /// Device time of creation, Unix ms.
     pub created_at: i64,
@@ -54,28 +48,23 @@ pub struct CustomerFile {
 }
 
 /// Identity and contact.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
     /// Full name.
     pub name: String,
     /// Phone numbers, most used first.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub phones: Vec<String>,
     /// E-mail address.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub email: Option<String>,
     /// WeChat id.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub wechat: Option<String>,
     /// Street address.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub address: Option<String>,
     /// District (区).
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub district: Option<String>,
     /// Where the customer came from.
@@ -83,10 +72,9 @@ pub struct Profile {
 }
 
 /// Classification (seed 001 §七).
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Classification {
     /// Needs or product category.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub category: Option<String>,
     /// 意向程度.
@@ -94,11 +82,9 @@ pub struct Classification {
     /// 购买阶段.
     pub stage: PurchaseStage,
     /// Free tags.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub tags: Vec<String>,
     /// Free notes.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub notes: Option<String>,
 }
@@ -116,28 +102,24 @@ impl Default for Classification {
 }
 
 /// Who is responsible (seed 004 客户资料管理).
-#[derive(Debug, Clone, PartialEq, Default, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Assignment {
     /// Responsible callback agent's user id.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub agent: Option<String>,
     /// Responsible field staff's user id.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub field_staff: Option<String>,
     /// When the agent was (last) assigned, Unix ms; the one-week first-contact clock starts here.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub assigned_at: Option<i64>,
     /// Who assigned.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub assigned_by: Option<String>,
 }
 
 /// An order or project.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {
     /// Order or contract number.
     pub number: String,
@@ -148,7 +130,6 @@ pub struct Order {
     /// Date ordered, YYYY-MM-DD.
     pub ordered_on: String,
     /// Date delivered or completed, YYYY-MM-DD.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub completed_on: Option<String>,
     /// State.
@@ -156,7 +137,7 @@ pub struct Order {
 }
 
 /// One consultation (咨询记录).
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
     /// Device time, Unix ms.
     pub at: i64,
@@ -169,7 +150,7 @@ pub struct Contact {
 }
 
 /// One attempt to reach the customer for a callback.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallbackAttempt {
     /// Device time, Unix ms.
     pub at: i64,
@@ -178,7 +159,6 @@ pub struct CallbackAttempt {
     /// What came of it.
     pub outcome: CallbackOutcome,
     /// Note.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub note: Option<String>,
     /// User id.
@@ -186,12 +166,11 @@ pub struct CallbackAttempt {
 }
 
 /// A callback (回访记录表, seed 004 回访流程).
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Callback {
     /// Date it is due, YYYY-MM-DD.
     pub scheduled_for: String,
     /// The campaign document id it belongs to, if any.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub campaign: Option<String>,
     /// The agent's user id.
@@ -201,35 +180,27 @@ pub struct Callback {
     /// Steps reached (scheduled, attempting, done, cancelled); see `crate::lifecycle`.
     pub steps: Steps,
     /// Attempts by id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub attempts: BTreeMap<String, CallbackAttempt>,
     /// Final outcome (set when done).
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub outcome: Option<CallbackOutcome>,
     /// Satisfaction 1–5.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub satisfaction: Option<i64>,
     /// The customer's evaluation of the company.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub evaluation: Option<String>,
     /// The customer's suggestions.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub suggestions: Option<String>,
     /// Issue the customer raised.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub issue: Option<String>,
     /// Follow-up date, YYYY-MM-DD.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub follow_up_on: Option<String>,
     /// The visit this callback follows up, if any.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub visit: Option<String>,
 }
@@ -242,7 +213,7 @@ impl Callback {
 }
 
 /// A part used on a visit.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartUsed {
     /// Part name or number.
     pub part: String,
@@ -251,7 +222,7 @@ pub struct PartUsed {
 }
 
 /// A field visit (售后上门, seed 001 §二(三)).
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Visit {
     /// Work-order number (工单号).
     pub work_order: String,
@@ -266,27 +237,21 @@ pub struct Visit {
     /// Steps reached; see `crate::lifecycle`.
     pub steps: Steps,
     /// Work done.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub work_done: Option<String>,
     /// Parts used, by part line id.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub parts: BTreeMap<String, PartUsed>,
     /// Photos by SHA-256.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub photos: BTreeMap<String, AttachmentRef>,
     /// The customer's signature.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub signature: Option<AttachmentRef>,
     /// The customer's rating 1–5.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub rating: Option<i64>,
     /// Date a follow-up callback is due, YYYY-MM-DD.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub follow_up_on: Option<String>,
 }
@@ -299,7 +264,7 @@ impl Visit {
 }
 
 /// A complaint (投诉, seed 001 §三(二)).
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Complaint {
     /// When received, device time Unix ms.
     pub received_at: i64,
@@ -312,7 +277,6 @@ pub struct Complaint {
     /// Severity.
     pub severity: Severity,
     /// Responsible department.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub department: Option<String>,
     /// Handler's user id.
@@ -320,15 +284,12 @@ pub struct Complaint {
     /// Steps reached, keyed `<round>.<step>`; see `crate::lifecycle`.
     pub steps: Steps,
     /// How it was resolved.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub resolution: Option<String>,
     /// Whether an apology was made.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub apology_made: Option<bool>,
     /// Analysis and improvement note.
-    #[autosurgeon(missing = "Default::default")]
     #[serde(default)]
     pub analysis: Option<String>,
 }
@@ -461,10 +422,8 @@ impl Record for CustomerFile {
                     p.push(&r, "steps.completed.at", "completed before arriving on site");
                 }
             }
-            if matches!(
-                v.status(),
-                Some(lifecycle::VisitStep::Completed | lifecycle::VisitStep::Reviewed)
-            ) && v.work_done.as_deref().is_none_or(|w| w.trim().is_empty())
+            if matches!(v.status(), Some(lifecycle::VisitStep::Completed | lifecycle::VisitStep::Reviewed))
+                && v.work_done.as_deref().is_none_or(|w| w.trim().is_empty())
             {
                 p.push(&r, "work_done", "is required when the visit is completed");
             }

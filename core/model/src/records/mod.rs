@@ -2,7 +2,6 @@
 //! maps keyed by their id (see `crate::ids`). Field names in documents are the Rust field names
 //! (snake_case); `docs/schema.md` describes the JSON shape for other languages.
 
-use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use crate::enums::DocKind;
@@ -20,7 +19,7 @@ pub const SCHEMA_VERSION: i64 = 1;
 
 /// A reference to a content-addressed attachment (photo, signature, certificate). The bytes
 /// live outside the document; the record holds their SHA-256 so record and evidence never drift.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttachmentRef {
     /// Lowercase hex SHA-256 of the bytes.
     pub sha256: String,
@@ -48,8 +47,18 @@ impl AttachmentRef {
     }
 }
 
+/// Reads `null` as the type's default (an empty map or list, `false`): other clients write
+/// `null` where Rust has an empty collection.
+pub fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// A top-level record kind: its document kind and its whole-state validation.
-pub trait Record: Reconcile + Hydrate + Clone + Sized {
+pub trait Record: Serialize + serde::de::DeserializeOwned + Clone + Sized + 'static {
     /// The `kind` at the document's root.
     const KIND: DocKind;
 

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
 
 use super::{check_header, Record};
@@ -12,7 +11,7 @@ use crate::enums::{DocKind, Shift};
 use crate::validate::Problems;
 
 /// A team's roster for a month.
-#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Roster {
     /// Always `roster`.
     pub kind: DocKind,
@@ -24,8 +23,7 @@ pub struct Roster {
     pub month: String,
     /// Shifts keyed `<date>/<staff user id>`. Flat keys (rather than a map per day) mean two
     /// supervisors editing the same day on two devices never create competing day maps.
-    #[autosurgeon(missing = "Default::default")]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::nullable")]
     pub shifts: BTreeMap<String, Shift>,
 }
 
