@@ -449,9 +449,12 @@ impl KefuDoc {
         edit: impl FnOnce(&mut R) -> Result<T, DocError>,
     ) -> Result<(T, Option<ChangeHash>, R), DocError> {
         let mut record: R = self.read()?;
+        let before = record.clone();
         let old = to_json(&record)?;
         let out = edit(&mut record)?;
-        record.problems().into_result().map_err(DocError::Invalid)?;
+        let mut problems = record.problems();
+        problems.0.extend(record.transition_problems(&before).0);
+        problems.into_result().map_err(DocError::Invalid)?;
         let new = to_json(&record)?;
         if let Err(e) = write_diff(&mut self.doc, &ROOT, &old, &new) {
             self.doc.rollback();

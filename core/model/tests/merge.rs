@@ -198,6 +198,36 @@ fn invalid_edits_write_nothing_and_name_the_field() {
     assert_eq!(a.heads(), heads);
 }
 
+#[test]
+fn recorded_steps_and_records_cannot_be_deleted() {
+    let mut a = KefuDoc::create(&seeded(), actor_id(1), &author("sup"), T0).unwrap_or_else(|e| panic!("{e}"));
+    upd(&mut a, "zhang", T0 + 1, |c| c.advance_visit("v0", &actor("zhang", T0 + 1), VisitStep::OnSite, None))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let heads = a.heads();
+    // A client that edits the record directly (not through a verb) tries to move the visit
+    // back by deleting its on-site step, and to drop a complaint.
+    let e = upd(&mut a, "zhang", T0 + 2, |c| {
+        c.visits.get_mut("v0").map(|v| v.steps.remove("on_site"));
+        c.complaints.remove("c1");
+        Ok(())
+    });
+    match e {
+        Err(DocError::Invalid(p)) => {
+            let fields: Vec<String> = p.0.iter().map(|x| format!("{} {}", x.record, x.field)).collect();
+            assert!(fields.iter().any(|f| f.ends_with("steps.on_site")), "{fields:?}");
+            assert!(fields.iter().any(|f| f == "customer complaints.c1"), "{fields:?}");
+        }
+        other => panic!("expected invalid, got {other:?}"),
+    }
+    assert_eq!(a.heads(), heads, "nothing written");
+    // The same rule judges a state received from elsewhere.
+    let before: CustomerFile = a.read().unwrap_or_else(|e| panic!("{e}"));
+    let mut after = before.clone();
+    after.created_by = "someone-else".into();
+    assert!(kefu_model::records::validate_transition(&before, &after).is_err());
+    assert!(kefu_model::records::validate_transition(&before, &before).is_ok());
+}
+
 // ---- property tests -------------------------------------------------------------------------
 
 #[derive(Debug, Clone)]
@@ -312,9 +342,12 @@ proptest! {
                 if a != b {
                     let before_a = ranks(&replicas[*a].read().map_err(|e| TestCaseError::fail(e.to_string()))?);
                     let before_b = ranks(&replicas[*b].read().map_err(|e| TestCaseError::fail(e.to_string()))?);
+                    let record_a: CustomerFile = replicas[*a].read().map_err(|e| TestCaseError::fail(e.to_string()))?;
                     let mut other = replicas[*b].clone();
                     replicas[*a].merge(&mut other).map_err(|e| TestCaseError::fail(e.to_string()))?;
                     let after: CustomerFile = replicas[*a].read().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let checked = kefu_model::records::validate_transition(&record_a, &after);
+                    prop_assert!(checked.is_ok(), "a merge broke a transition rule: {:?}", checked);
                     let after = ranks(&after);
                     for i in 0..after.len() {
                         prop_assert!(after[i] >= before_a[i] && after[i] >= before_b[i], "status moved backwards in a merge: {:?} vs {:?}/{:?}", after, before_a, before_b);

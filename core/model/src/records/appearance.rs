@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_header, AttachmentRef, Record};
+use super::{check_header, fixed, kept, AttachmentRef, Record};
 use crate::enums::{CheckCategory, CheckResult, DocKind};
 use crate::validate::{rec, Problems};
 
@@ -108,6 +108,18 @@ pub fn default_template_items() -> BTreeMap<String, TemplateItem> {
 
 impl Record for AppearanceTemplate {
     const KIND: DocKind = DocKind::AppearanceTemplate;
+
+    fn transition_problems(&self, before: &Self) -> Problems {
+        let mut p = Problems::default();
+        fixed(&mut p, "template", "team", &before.team, &self.team);
+        kept(&mut p, "template", "versions", &before.versions, &self.versions);
+        for (k, v) in &before.versions {
+            if let Some(now) = self.versions.get(k) {
+                fixed(&mut p, &format!("template version {k}"), "items", &v.items, &now.items);
+            }
+        }
+        p
+    }
 
     fn problems(&self) -> Problems {
         let mut p = Problems::default();
@@ -218,6 +230,18 @@ impl AppearanceCheck {
 
 impl Record for AppearanceCheck {
     const KIND: DocKind = DocKind::AppearanceCheck;
+
+    fn transition_problems(&self, before: &Self) -> Problems {
+        let mut p = Problems::default();
+        let s = "appearance check";
+        fixed(&mut p, s, "team", &before.team, &self.team);
+        fixed(&mut p, s, "date", &before.date, &self.date);
+        kept(&mut p, s, "checks", &before.checks, &self.checks);
+        if before.template.is_some() {
+            fixed(&mut p, s, "template", &before.template, &self.template);
+        }
+        p
+    }
 
     fn problems(&self) -> Problems {
         let mut p = Problems::default();

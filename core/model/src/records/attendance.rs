@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_header, AttachmentRef, Record};
+use super::{check_header, fixed, kept, AttachmentRef, Record};
 use crate::dates::{is_month, Date};
 use crate::enums::*;
 use crate::lifecycle::StepMark;
@@ -361,6 +361,50 @@ fn check_approval(p: &mut Problems, r: &str, field: &str, a: &Approval) {
 
 impl Record for AttendanceMonth {
     const KIND: DocKind = DocKind::Attendance;
+
+    fn transition_problems(&self, before: &Self) -> Problems {
+        let mut p = Problems::default();
+        let a = "attendance";
+        fixed(&mut p, a, "staff", &before.staff, &self.staff);
+        fixed(&mut p, a, "team", &before.team, &self.team);
+        fixed(&mut p, a, "month", &before.month, &self.month);
+        kept(&mut p, a, "clock_events", &before.clock_events, &self.clock_events);
+        kept(&mut p, a, "overtime", &before.overtime, &self.overtime);
+        kept(&mut p, a, "handovers", &before.handovers, &self.handovers);
+        kept(&mut p, a, "leave", &before.leave, &self.leave);
+        kept(&mut p, a, "swaps", &before.swaps, &self.swaps);
+        for (id, b) in &before.clock_events {
+            if let Some(x) = self.clock_events.get(id) {
+                fixed(&mut p, &rec("clock event", id), "device_time", &b.device_time, &x.device_time);
+            }
+        }
+        for (id, b) in &before.leave {
+            if let Some(x) = self.leave.get(id) {
+                let r = rec("leave", id);
+                kept(&mut p, &r, "approvals", &b.approvals, &x.approvals);
+                for (role, ap) in &b.approvals {
+                    if let Some(now) = x.approvals.get(role) {
+                        fixed(&mut p, &r, &format!("approvals.{role}"), ap, now);
+                    }
+                }
+                if b.cancelled.is_some() && x.cancelled.is_none() {
+                    p.push(&r, "cancelled", "a withdrawn request stays withdrawn");
+                }
+            }
+        }
+        for (id, b) in &before.swaps {
+            if let Some(x) = self.swaps.get(id) {
+                let r = rec("shift swap", id);
+                if b.manager.is_some() {
+                    fixed(&mut p, &r, "manager", &b.manager, &x.manager);
+                }
+                if b.colleague_agreed.is_some() {
+                    fixed(&mut p, &r, "colleague_agreed", &b.colleague_agreed, &x.colleague_agreed);
+                }
+            }
+        }
+        p
+    }
 
     fn problems(&self) -> Problems {
         let mut p = Problems::default();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_header, Record};
+use super::{check_header, fixed, kept, Record};
 use crate::enums::{CampaignStatus, DocKind};
 use crate::lifecycle::StepMark;
 use crate::validate::{rec, Problems};
@@ -80,6 +80,20 @@ impl Campaign {
 
 impl Record for Campaign {
     const KIND: DocKind = DocKind::Campaign;
+
+    fn transition_problems(&self, before: &Self) -> Problems {
+        let mut p = Problems::default();
+        fixed(&mut p, "campaign", "team", &before.team, &self.team);
+        fixed(&mut p, "campaign", "created_at", &before.created_at, &self.created_at);
+        kept(&mut p, "campaign", "targets", &before.targets, &self.targets);
+        if before.started.is_some() {
+            fixed(&mut p, "campaign", "started", &before.started, &self.started);
+        }
+        if before.ended.is_some() {
+            fixed(&mut p, "campaign", "ended", &before.ended, &self.ended);
+        }
+        p
+    }
 
     fn problems(&self) -> Problems {
         let mut p = Problems::default();

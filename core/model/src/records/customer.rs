@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_header, AttachmentRef, Record};
+use super::{check_header, fixed, kept, AttachmentRef, Record};
 use crate::enums::*;
 use crate::lifecycle::{self, Steps};
 use crate::validate::{plausible_phone, rec, Problems};
@@ -322,6 +322,10 @@ fn check_steps(p: &mut Problems, r: &str, steps: &Steps, problems: Vec<String>) 
 impl Record for CustomerFile {
     const KIND: DocKind = DocKind::Customer;
 
+    fn transition_problems(&self, before: &Self) -> Problems {
+        self.transition(before)
+    }
+
     fn problems(&self) -> Problems {
         let mut p = Problems::default();
         check_header(&mut p, Self::KIND, self.kind, self.schema_version);
@@ -470,6 +474,41 @@ impl Record for CustomerFile {
 }
 
 impl CustomerFile {
+    fn transition(&self, before: &Self) -> Problems {
+        let mut p = Problems::default();
+        let c = "customer";
+        fixed(&mut p, c, "created_at", &before.created_at, &self.created_at);
+        fixed(&mut p, c, "created_by", &before.created_by, &self.created_by);
+        kept(&mut p, c, "orders", &before.orders, &self.orders);
+        kept(&mut p, c, "contacts", &before.contacts, &self.contacts);
+        kept(&mut p, c, "callbacks", &before.callbacks, &self.callbacks);
+        kept(&mut p, c, "visits", &before.visits, &self.visits);
+        kept(&mut p, c, "complaints", &before.complaints, &self.complaints);
+        for (id, b) in &before.callbacks {
+            if let Some(a) = self.callbacks.get(id) {
+                let r = rec("callback", id);
+                kept(&mut p, &r, "steps", &b.steps, &a.steps);
+                kept(&mut p, &r, "attempts", &b.attempts, &a.attempts);
+            }
+        }
+        for (id, b) in &before.visits {
+            if let Some(a) = self.visits.get(id) {
+                let r = rec("visit", id);
+                kept(&mut p, &r, "steps", &b.steps, &a.steps);
+                kept(&mut p, &r, "photos", &b.photos, &a.photos);
+                fixed(&mut p, &r, "work_order", &b.work_order, &a.work_order);
+            }
+        }
+        for (id, b) in &before.complaints {
+            if let Some(a) = self.complaints.get(id) {
+                let r = rec("complaint", id);
+                kept(&mut p, &r, "steps", &b.steps, &a.steps);
+                fixed(&mut p, &r, "received_at", &b.received_at, &a.received_at);
+            }
+        }
+        p
+    }
+
     /// A new, empty customer file.
     pub fn new(team: &str, profile: Profile, created_by: &str, now: i64) -> Self {
         CustomerFile {

@@ -65,9 +65,45 @@ pub trait Record: Serialize + serde::de::DeserializeOwned + Clone + Sized + 'sta
     /// Every problem with this state; empty when valid.
     fn problems(&self) -> Problems;
 
+    /// Every problem with going from `before` to `self`: what was recorded is never removed,
+    /// lifecycle steps are only added, identifying fields never change. The whole-state rules
+    /// of [`Record::problems`] cannot see these; a merge of valid concurrent edits never breaks
+    /// them (it only adds), but a buggy or malicious client could.
+    fn transition_problems(&self, before: &Self) -> Problems;
+
     /// Validates, returning every problem at once.
     fn validate(&self) -> Result<(), Vec<ValidationError>> {
         self.problems().into_result().map_err(|p| p.0)
+    }
+}
+
+/// Validates a new state and the step from `before` to it: what the server checks for every
+/// incoming change before accepting it.
+pub fn validate_transition<R: Record>(before: &R, after: &R) -> Result<(), Problems> {
+    let mut p = after.problems();
+    p.0.extend(after.transition_problems(before).0);
+    p.into_result()
+}
+
+/// Reports keys of `before` that are missing from `after` (records must not be deleted).
+pub(crate) fn kept<V>(
+    p: &mut Problems,
+    record: &str,
+    field: &str,
+    before: &std::collections::BTreeMap<String, V>,
+    after: &std::collections::BTreeMap<String, V>,
+) {
+    for key in before.keys() {
+        if !after.contains_key(key) {
+            p.push(record, &format!("{field}.{key}"), "was recorded and cannot be removed");
+        }
+    }
+}
+
+/// Reports a field that changed although it identifies the record.
+pub(crate) fn fixed<T: PartialEq>(p: &mut Problems, record: &str, field: &str, before: &T, after: &T) {
+    if before != after {
+        p.push(record, field, "cannot be changed once set");
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_header, Record};
+use super::{check_header, fixed, Record};
 use crate::dates::is_month;
 use crate::enums::{DocKind, Shift};
 use crate::validate::Problems;
@@ -52,6 +52,13 @@ impl Roster {
 
 impl Record for Roster {
     const KIND: DocKind = DocKind::Roster;
+
+    fn transition_problems(&self, before: &Self) -> Problems {
+        let mut p = Problems::default();
+        fixed(&mut p, "roster", "team", &before.team, &self.team);
+        fixed(&mut p, "roster", "month", &before.month, &self.month);
+        p
+    }
 
     fn problems(&self) -> Problems {
         let mut p = Problems::default();
