@@ -184,7 +184,10 @@ pub fn complaint_key(round: u32, step: ComplaintStep) -> String {
 /// Parses a complaint step key (`"1.reopened"`).
 pub fn parse_complaint_key(key: &str) -> Option<(u32, ComplaintStep)> {
     let (round, step) = key.split_once('.')?;
-    Some((round.parse().ok()?, step.parse().ok()?))
+    let n: u32 = round.parse().ok()?;
+    // Only the canonical spelling ("1", not "01" or "+1"), so one step has one key.
+    (n.to_string() == round).then_some(())?;
+    Some((n, step.parse().ok()?))
 }
 
 fn furthest<S: Copy + Ord>(steps: &Steps, parse: impl Fn(&str) -> Option<S>) -> Option<S> {

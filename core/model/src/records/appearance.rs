@@ -135,6 +135,7 @@ impl Record for AppearanceTemplate {
             }
             check_items(&mut p, &r, &v.items);
             p.time(&r, "created_at", v.created_at);
+            p.text(&r, "created_by", &v.created_by, 64);
         }
         p
     }
@@ -146,8 +147,8 @@ fn check_items(p: &mut Problems, r: &str, items: &BTreeMap<String, TemplateItem>
     }
     for (code, item) in items {
         p.text(r, &format!("items.{code}.label_zh"), &item.label_zh, 200);
-        if !code.starts_with(item.category.as_str()) {
-            p.push(r, &format!("items.{code}"), "code must start with its category");
+        if !code.starts_with(&format!("{}.", item.category.as_str())) {
+            p.push(r, &format!("items.{code}"), "code must start with its category and a dot");
         }
     }
 }

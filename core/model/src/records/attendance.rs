@@ -437,14 +437,18 @@ impl Record for AttendanceMonth {
         }
         for (id, o) in &self.overtime {
             let r = rec("overtime", id);
-            p.date(&r, "date", &o.date);
+            if p.date(&r, "date", &o.date).is_some() && !in_month(&o.date) {
+                p.push(&r, "date", "is not in this document's month");
+            }
             if !(1..=24 * 60).contains(&o.minutes) {
                 p.push(&r, "minutes", "must be 1–1440");
             }
         }
         for (id, h) in &self.handovers {
             let r = rec("handover", id);
-            p.date(&r, "date", &h.date);
+            if p.date(&r, "date", &h.date).is_some() && !in_month(&h.date) {
+                p.push(&r, "date", "is not in this document's month");
+            }
             p.text(&r, "note", &h.note, 2000);
             p.time(&r, "at", h.at);
         }
@@ -520,6 +524,7 @@ impl Record for AttendanceMonth {
             p.date(&r, "date", &s.date);
             p.date(&r, "their_date", &s.their_date);
             p.text(&r, "with_staff", &s.with_staff, 64);
+            p.time(&r, "requested_at", s.requested_at);
             if s.with_staff == self.staff {
                 p.push(&r, "with_staff", "cannot swap with oneself");
             }

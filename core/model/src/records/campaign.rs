@@ -118,13 +118,19 @@ impl Record for Campaign {
             }
         }
         p.time(c, "created_at", self.created_at);
+        p.text(c, "created_by", &self.created_by, 64);
         if self.ended.is_some() && self.started.is_none() {
             p.push(c, "ended", "a campaign ends only after it started");
         }
         for (id, t) in &self.targets {
-            if crate::ids::DocumentId::parse_url_or_id(id).is_err() {
-                p.push(&rec("target", id), "key", "must be a customer document id");
+            if id.parse::<crate::ids::DocumentId>().is_err() {
+                p.push(
+                    &rec("target", id),
+                    "key",
+                    "must be a customer document id (bare, no automerge: prefix)",
+                );
             }
+            p.text(&rec("target", id), "callback", &t.callback, 64);
             p.text(&rec("target", id), "agent", &t.agent, 64);
             p.date(&rec("target", id), "scheduled_for", &t.scheduled_for);
         }
