@@ -612,19 +612,21 @@ impl KefuDoc {
             let hash = change.hash();
             let deps: Vec<ChangeHash> = change.deps().to_vec();
             let patches = self.doc.diff(&deps, &[hash]);
+            let doc = &self.doc;
+            // The value a map key had just before this change.
+            let old_at = |obj: &ObjId, key: &str| {
+                doc.get_at(obj, key, &deps)
+                    .ok()
+                    .flatten()
+                    .map(|(v, id)| value_json(doc, &v, &id, Some(&deps)))
+            };
             let mut fields = Vec::new();
             for patch in patches {
                 let mut path: Vec<String> = patch.path.iter().map(|(_, p)| prop_text(p)).collect();
                 let (old, new) = match &patch.action {
                     PatchAction::PutMap { key, value, .. } => {
                         path.push(key.clone());
-                        let old = self
-                            .doc
-                            .get_at(&patch.obj, key.as_str(), &deps)
-                            .ok()
-                            .flatten()
-                            .map(|(v, id)| value_json(&self.doc, &v, &id, Some(&deps)));
-                        (old, Some(value_json(&self.doc, &value.0, &value.1, Some(&[hash]))))
+                        (old_at(&patch.obj, key), Some(value_json(doc, &value.0, &value.1, Some(&[hash]))))
                     }
                     PatchAction::PutSeq { index, value, .. } => {
                         path.push(index.to_string());
@@ -640,13 +642,7 @@ impl KefuDoc {
                     }
                     PatchAction::DeleteMap { key } => {
                         path.push(key.clone());
-                        let old = self
-                            .doc
-                            .get_at(&patch.obj, key.as_str(), &deps)
-                            .ok()
-                            .flatten()
-                            .map(|(v, id)| value_json(&self.doc, &v, &id, Some(&deps)));
-                        (old, None)
+                        (old_at(&patch.obj, key), None)
                     }
                     PatchAction::DeleteSeq { index, length } => {
                         path.push(index.to_string());

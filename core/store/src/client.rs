@@ -181,6 +181,28 @@ pub struct NewCustomer {
     pub classification: Option<Classification>,
 }
 
+/// Maps a row of `doc_id, name, phones, district, stage, agent, field_staff`.
+fn customer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerRow> {
+    Ok(CustomerRow {
+        doc_id: r.get(0)?,
+        name: r.get(1)?,
+        phones: r.get(2)?,
+        district: r.get(3)?,
+        stage: r.get(4)?,
+        agent: r.get(5)?,
+        field_staff: r.get(6)?,
+    })
+}
+
+/// An input error about one field, before any document is touched.
+fn invalid(record: &str, field: &str, rule: String) -> StoreError {
+    StoreError::Invalid(vec![kefu_model::ValidationError {
+        record: record.into(),
+        field: field.into(),
+        rule,
+    }])
+}
+
 const CACHE_DOCS: usize = 64;
 const COMPACT_AFTER_CHUNKS: i64 = 10;
 
@@ -832,11 +854,7 @@ impl Client {
     /// The team's appearance sheet for a date (created if absent).
     pub fn appearance_sheet(&mut self, team: &str, date: &str) -> Result<DocumentId> {
         if Date::parse(date).is_none() {
-            return Err(StoreError::Invalid(vec![kefu_model::ValidationError {
-                record: "appearance check".into(),
-                field: "date".into(),
-                rule: format!("{date:?} is not a date (YYYY-MM-DD)"),
-            }]));
+            return Err(invalid("appearance check", "date", format!("{date:?} is not a date (YYYY-MM-DD)")));
         }
         self.keyed(&format!("appearance_check/{team}/{date}"), &AppearanceCheck::new(team, date))
     }
@@ -881,11 +899,7 @@ impl Client {
     /// A staff member's attendance document for a month (created if absent).
     pub fn attendance_month(&mut self, staff: &str, team: &str, month: &str) -> Result<DocumentId> {
         if !kefu_model::dates::is_month(month) {
-            return Err(StoreError::Invalid(vec![kefu_model::ValidationError {
-                record: "attendance".into(),
-                field: "month".into(),
-                rule: format!("{month:?} is not a month (YYYY-MM)"),
-            }]));
+            return Err(invalid("attendance", "month", format!("{month:?} is not a month (YYYY-MM)")));
         }
         self.keyed(&format!("attendance/{team}/{staff}/{month}"), &AttendanceMonth::new(staff, team, month))
     }
@@ -940,11 +954,7 @@ impl Client {
     pub fn request_leave(&mut self, new: &NewLeave) -> Result<(DocumentId, String)> {
         let start = new.start.as_str();
         if Date::parse(start).is_none() {
-            return Err(StoreError::Invalid(vec![kefu_model::ValidationError {
-                record: "leave".into(),
-                field: "start_date".into(),
-                rule: format!("{start:?} is not a date (YYYY-MM-DD)"),
-            }]));
+            return Err(invalid("leave", "start_date", format!("{start:?} is not a date (YYYY-MM-DD)")));
         }
         let doc = self.my_month(start)?;
         let rid = new_record_id();
@@ -1053,17 +1063,7 @@ impl Client {
         let q = query.trim();
         let limit = limit as i64;
         let cols = "c.doc_id, c.name, c.phones, c.district, c.stage, c.agent, c.field_staff";
-        let map = |r: &rusqlite::Row<'_>| {
-            Ok(CustomerRow {
-                doc_id: r.get(0)?,
-                name: r.get(1)?,
-                phones: r.get(2)?,
-                district: r.get(3)?,
-                stage: r.get(4)?,
-                agent: r.get(5)?,
-                field_staff: r.get(6)?,
-            })
-        };
+        let map = customer_row;
         if q.is_empty() {
             let mut s = self
                 .conn
@@ -1088,17 +1088,7 @@ impl Client {
     /// Customers assigned to a user (as agent or field staff).
     pub fn customers_assigned_to(&self, user: &str) -> Result<Vec<CustomerRow>> {
         let mut s = self.conn.prepare_cached("SELECT doc_id, name, phones, district, stage, agent, field_staff FROM idx_customers WHERE agent = ?1 OR field_staff = ?1 ORDER BY name")?;
-        let rows = s.query_map([user], |r| {
-            Ok(CustomerRow {
-                doc_id: r.get(0)?,
-                name: r.get(1)?,
-                phones: r.get(2)?,
-                district: r.get(3)?,
-                stage: r.get(4)?,
-                agent: r.get(5)?,
-                field_staff: r.get(6)?,
-            })
-        })?;
+        let rows = s.query_map([user], customer_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -1106,17 +1096,7 @@ impl Client {
     pub fn overdue_first_contacts(&self) -> Result<Vec<CustomerRow>> {
         let cutoff = self.now() - 7 * 86_400_000;
         let mut s = self.conn.prepare_cached("SELECT doc_id, name, phones, district, stage, agent, field_staff FROM idx_customers WHERE assigned_at IS NOT NULL AND assigned_at < ?1 AND first_contact_at IS NULL ORDER BY assigned_at")?;
-        let rows = s.query_map([cutoff], |r| {
-            Ok(CustomerRow {
-                doc_id: r.get(0)?,
-                name: r.get(1)?,
-                phones: r.get(2)?,
-                district: r.get(3)?,
-                stage: r.get(4)?,
-                agent: r.get(5)?,
-                field_staff: r.get(6)?,
-            })
-        })?;
+        let rows = s.query_map([cutoff], customer_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
