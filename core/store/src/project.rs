@@ -14,7 +14,7 @@ use kefu_model::records::roster::Roster;
 use std::any::Any;
 
 use kefu_model::{DocKind, KefuDoc, Record};
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::error::Result;
 
@@ -70,11 +70,14 @@ fn project_read<R: Record>(tx: &Transaction<'_>, doc_id: &str, doc: &KefuDoc) ->
 
 /// Rewrites the index rows of one document from its record (already read). Returns the team.
 pub fn project_record<R: Record>(tx: &Transaction<'_>, doc_id: &str, record: &R) -> Result<Option<String>> {
-    clear(tx, doc_id)?;
     let any = record as &dyn Any;
-    let team = if let Some(c) = any.downcast_ref::<CustomerFile>() {
-        customer(tx, doc_id, c)?
-    } else if let Some(c) = any.downcast_ref::<AppearanceCheck>() {
+    if let Some(c) = any.downcast_ref::<CustomerFile>() {
+        // Customers update in place, so an edit that leaves the searchable text alone does not
+        // touch the trigram index (its writes were a large part of an edit's cost).
+        return Ok(Some(customer(tx, doc_id, c)?));
+    }
+    clear(tx, doc_id)?;
+    let team = if let Some(c) = any.downcast_ref::<AppearanceCheck>() {
         let checked = c.checks.len() as i64;
         let passed = c.checks.values().filter(|s| s.passed()).count() as i64;
         tx.prepare_cached("INSERT INTO idx_checks VALUES (?1, ?2, ?3, ?4, ?5)")?
@@ -110,27 +113,52 @@ fn keyed(
 fn customer(tx: &Transaction<'_>, doc_id: &str, c: &CustomerFile) -> rusqlite::Result<String> {
     let phones = c.profile.phones.join(" ");
     let name = &c.profile.name;
-    tx.prepare_cached(
-        "INSERT INTO idx_customers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?
-    .execute(params![
-        doc_id,
-        c.team,
-        name,
-        phones,
-        c.profile.district,
-        c.classification.stage.as_str(),
-        c.classification.intent.as_str(),
-        c.assignment.agent,
-        c.assignment.field_staff,
-        c.assignment.assigned_at,
-        c.first_contact_after_assignment(),
-        c.created_at
-    ])?;
-    tx.prepare_cached(
-        "INSERT INTO customers_fts (rowid, name, phones, address, notes) VALUES (last_insert_rowid(), ?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![name, phones.replace(['-', ' '], ""), c.profile.address, c.classification.notes])?;
+    for t in ["idx_callbacks", "idx_visits", "idx_complaints"] {
+        tx.prepare_cached(&format!("DELETE FROM {t} WHERE doc_id = ?1"))?.execute([doc_id])?;
+    }
+    let rowid: i64 = tx
+        .prepare_cached(
+            "INSERT INTO idx_customers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+             ON CONFLICT (doc_id) DO UPDATE SET team = excluded.team, name = excluded.name, \
+             phones = excluded.phones, district = excluded.district, stage = excluded.stage, \
+             intent = excluded.intent, agent = excluded.agent, field_staff = excluded.field_staff, \
+             assigned_at = excluded.assigned_at, first_contact_at = excluded.first_contact_at, \
+             created_at = excluded.created_at RETURNING rowid",
+        )?
+        .query_row(
+            params![
+                doc_id,
+                c.team,
+                name,
+                phones,
+                c.profile.district,
+                c.classification.stage.as_str(),
+                c.classification.intent.as_str(),
+                c.assignment.agent,
+                c.assignment.field_staff,
+                c.assignment.assigned_at,
+                c.first_contact_after_assignment(),
+                c.created_at
+            ],
+            |r| r.get(0),
+        )?;
+    let text = (
+        name.clone(),
+        phones.replace(['-', ' '], ""),
+        c.profile.address.clone(),
+        c.classification.notes.clone(),
+    );
+    let indexed: Option<(String, String, Option<String>, Option<String>)> = tx
+        .prepare_cached("SELECT name, phones, address, notes FROM customers_fts WHERE rowid = ?1")?
+        .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    if indexed.as_ref() != Some(&text) {
+        tx.prepare_cached("DELETE FROM customers_fts WHERE rowid = ?1")?.execute([rowid])?;
+        tx.prepare_cached(
+            "INSERT INTO customers_fts (rowid, name, phones, address, notes) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![rowid, text.0, text.1, text.2, text.3])?;
+    }
     let mut cb = tx.prepare_cached("INSERT INTO idx_callbacks VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
     for (id, x) in &c.callbacks {
         let status = x.status().unwrap_or(CallbackStep::Scheduled);

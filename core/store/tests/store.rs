@@ -91,14 +91,29 @@ fn a_field_day_offline() {
         "search text is never SQL or FTS syntax"
     );
 
+    // A rename is searchable at once, and the old name no longer matches.
+    let mut renamed = profile("欧阳晓红", "13700001111");
+    renamed.name = "欧阳娜娜".into();
+    let ouyang = ok(c.search_customers("欧阳晓", 1))[0].doc_id.parse().unwrap_or_else(|_| panic!("id"));
+    ok(c.update_profile(&ouyang, renamed));
+    assert!(ok(c.search_customers("欧阳晓", 10)).is_empty());
+    assert_eq!(ok(c.search_customers("欧阳娜", 10)).len(), 1);
+    assert_eq!(ok(c.search_customers("晓", 10)).len(), 1);
+    ok(c.assign_customer(&ouyang, Some("li".into()), None));
+    assert_eq!(
+        ok(c.search_customers("欧阳娜", 10)).len(),
+        1,
+        "an edit without text changes keeps the search row"
+    );
+
     // Step 2: assignment; the overdue first-contact list.
     ok(c.assign_customer(&wang, Some("li".into()), Some("zhang".into())));
     ok(c.assign_customer(&li, Some("li".into()), None));
     assert_eq!(ok(c.customers_assigned_to("zhang")).len(), 1);
     clock.fetch_add(8 * DAY, Ordering::SeqCst);
-    assert_eq!(ok(c.overdue_first_contacts()).len(), 2);
+    assert_eq!(ok(c.overdue_first_contacts()).len(), 3);
     ok(c.log_contact(&li, ContactChannel::Phone, "首次联系，介绍服务"));
-    assert_eq!(ok(c.overdue_first_contacts()).len(), 1);
+    assert_eq!(ok(c.overdue_first_contacts()).len(), 2);
 
     // Step 3: a visit from dispatch to completion; the open list follows.
     let now = clock.load(Ordering::SeqCst);
