@@ -1,0 +1,42 @@
+//! Server errors: a rich internal error, and what an HTTP client is told.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// Everything that can go wrong inside the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Bad configuration or data directory.
+    #[error("{0}")]
+    Config(String),
+    /// SQLite failed.
+    #[error("storage: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Wrong username or password, or an unusable token.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The request is malformed; the text says what to fix.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A background task failed.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self {
+            ServerError::Unauthorized => {
+                (StatusCode::UNAUTHORIZED, "invalid username, password or token".to_string())
+            }
+            ServerError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            // Internals (paths, SQL) are logged, never sent.
+            other => {
+                tracing::error!(error = %other, "request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_string())
+            }
+        };
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}
