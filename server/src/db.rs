@@ -9,7 +9,8 @@ use rusqlite::Connection;
 use crate::error::ServerError;
 
 /// Migrations in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_accounts.sql")];
+pub const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/001_accounts.sql"), include_str!("../migrations/002_documents.sql")];
 
 /// The one writer connection, shared behind a mutex and used from blocking threads only.
 #[derive(Debug, Clone)]

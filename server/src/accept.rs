@@ -1,0 +1,518 @@
+//! Accepting changes: the only way a document on the server changes.
+//!
+//! Incoming automerge changes are applied to a copy of the stored document, never to the
+//! stored one. The copy is read as its record type, validated as a whole state, and checked
+//! against the state before (nothing recorded removed, no step undone: `validate_transition`)
+//! and against the sender's access (read-only users and reassignment by non-supervisors are
+//! refused). Only then are the new bytes, the provenance of every new change (authenticated
+//! user and device, receipt time) and the document's metadata written in one SQLite
+//! transaction with `synchronous=FULL`: when this returns `Accepted`, the change is on disk,
+//! and only then may anyone be told. A refused change goes to the quarantine table with who,
+//! when and why; it is never silently dropped.
+
+use kefu_model::automerge::{AutoCommit, Change, ChangeHash};
+use kefu_model::enums::{DocKind, Role};
+use kefu_model::records::appearance::{AppearanceCheck, AppearanceTemplate};
+use kefu_model::records::attendance::AttendanceMonth;
+use kefu_model::records::campaign::Campaign;
+use kefu_model::records::customer::CustomerFile;
+use kefu_model::records::roster::Roster;
+use kefu_model::records::{validate_transition, Record};
+use kefu_model::KefuDoc;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::access::{access, may_create, Access, DocMeta};
+use crate::auth::Principal;
+use crate::error::ServerError;
+
+const COMPACT_AFTER_CHUNKS: i64 = 10;
+
+/// What became of incoming changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored durably; these are the new change hashes (hex).
+    Accepted {
+        /// Hashes of the changes that were new to the server.
+        new: Vec<String>,
+    },
+    /// The server already had every change.
+    NothingNew,
+    /// Refused and quarantined; the sender is told the reason.
+    Rejected {
+        /// Why, naming record, field and rule where validation failed.
+        reason: String,
+        /// The quarantine entry.
+        quarantine_id: i64,
+    },
+    /// The sender may read but not write this document; nothing was applied.
+    ReadOnly,
+    /// The sender has no access (answered exactly like "no such document").
+    Unavailable,
+}
+
+/// A stored document with its metadata.
+#[derive(Debug)]
+pub struct Stored {
+    /// The document.
+    pub doc: AutoCommit,
+    /// What access decisions need.
+    pub meta: DocMeta,
+}
+
+/// The stored metadata columns other than the kind.
+struct MetaColumns {
+    team: String,
+    agent: Option<String>,
+    field_staff: Option<String>,
+    staff: Option<String>,
+}
+
+/// Loads a stored document; `Ok(None)` when the server has no such document.
+pub fn load(conn: &Connection, doc_id: &str) -> Result<Option<Stored>, ServerError> {
+    let row = conn
+        .query_row(
+            "SELECT snapshot, kind, team, agent, field_staff, staff FROM documents WHERE doc_id = ?1",
+            [doc_id],
+            |r| {
+                let bytes: Vec<u8> = r.get(0)?;
+                let kind: String = r.get(1)?;
+                Ok((
+                    bytes,
+                    kind,
+                    MetaColumns {
+                        team: r.get(2)?,
+                        agent: r.get(3)?,
+                        field_staff: r.get(4)?,
+                        staff: r.get(5)?,
+                    },
+                ))
+            },
+        )
+        .optional()?;
+    let Some((mut bytes, kind, parts)) = row else { return Ok(None) };
+    let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
+    for chunk in stmt.query_map([doc_id], |r| r.get::<_, Vec<u8>>(0))? {
+        bytes.extend_from_slice(&chunk?);
+    }
+    let doc = AutoCommit::load(&bytes)
+        .map_err(|e| ServerError::Internal(format!("stored document {doc_id} does not load: {e}")))?;
+    let kind = kind.parse().map_err(|e| ServerError::Internal(format!("stored kind: {e}")))?;
+    let MetaColumns { team, agent, field_staff, staff } = parts;
+    Ok(Some(Stored { doc, meta: DocMeta { kind, team, agent, field_staff, staff } }))
+}
+
+fn checked<R: Record>(
+    before: Option<&AutoCommit>,
+    after: &AutoCommit,
+    meta: impl Fn(&R) -> DocMeta,
+) -> Result<DocMeta, String> {
+    let read = |d: &AutoCommit| KefuDoc::from_automerge(d.clone()).read::<R>().map_err(|e| e.to_string());
+    let new = read(after)?;
+    let result = match before {
+        Some(b) => validate_transition(&read(b)?, &new),
+        None => new.problems().into_result(),
+    };
+    result.map_err(|p| p.to_string())?;
+    Ok(meta(&new))
+}
+
+/// Reads and validates `after` (and the step from `before`), returning its metadata.
+fn check(before: Option<&AutoCommit>, after: &AutoCommit) -> Result<DocMeta, String> {
+    let kind = KefuDoc::from_automerge(after.clone()).kind().map_err(|e| e.to_string())?;
+    let simple =
+        |team: &str| DocMeta { kind, team: team.to_string(), agent: None, field_staff: None, staff: None };
+    match kind {
+        DocKind::Customer => checked::<CustomerFile>(before, after, |c| DocMeta {
+            agent: c.assignment.agent.clone(),
+            field_staff: c.assignment.field_staff.clone(),
+            ..simple(&c.team)
+        }),
+        DocKind::Attendance => checked::<AttendanceMonth>(before, after, |a| DocMeta {
+            staff: Some(a.staff.clone()),
+            ..simple(&a.team)
+        }),
+        DocKind::AppearanceCheck => checked::<AppearanceCheck>(before, after, |c| simple(&c.team)),
+        DocKind::AppearanceTemplate => checked::<AppearanceTemplate>(before, after, |t| simple(&t.team)),
+        DocKind::Roster => checked::<Roster>(before, after, |r| simple(&r.team)),
+        DocKind::Campaign => checked::<Campaign>(before, after, |c| simple(&c.team)),
+    }
+}
+
+fn hex_heads(heads: &[ChangeHash]) -> String {
+    heads.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",")
+}
+
+fn quarantine(
+    conn: &Connection,
+    p: &Principal,
+    doc_id: &str,
+    changes: &[Change],
+    reason: &str,
+    now: i64,
+) -> Result<Outcome, ServerError> {
+    let bytes: Vec<u8> = changes.iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
+    let hashes = changes.iter().map(|c| c.hash().to_string()).collect::<Vec<_>>().join(",");
+    conn.execute(
+        "INSERT INTO quarantine (doc_id, user_id, device_id, received_at, reason, changes, change_hashes) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![doc_id, p.user_id, p.device_id, now, reason, bytes, hashes],
+    )?;
+    tracing::info!(doc_id, user = %p.user_id, reason, "changes quarantined");
+    Ok(Outcome::Rejected { reason: reason.to_string(), quarantine_id: conn.last_insert_rowid() })
+}
+
+/// Applies `changes` from `p` to document `doc_id` if they are acceptable (see module docs).
+pub fn accept(
+    conn: &Connection,
+    p: &Principal,
+    doc_id: &str,
+    changes: Vec<Change>,
+    now: i64,
+) -> Result<Outcome, ServerError> {
+    let stored = load(conn, doc_id)?;
+    if let Some(s) = &stored {
+        match access(p, &s.meta) {
+            Access::None => return Ok(Outcome::Unavailable),
+            Access::Read => return Ok(Outcome::ReadOnly),
+            Access::Write => {}
+        }
+    }
+    let (before, before_meta) = match stored {
+        Some(s) => (Some(s.doc), Some(s.meta)),
+        None => (None, None),
+    };
+    let mut after = match &before {
+        Some(d) => d.clone(),
+        None => AutoCommit::new(),
+    };
+    let before_heads = after.get_heads();
+    if let Err(e) = after.apply_changes(changes.clone()) {
+        return quarantine(conn, p, doc_id, &changes, &format!("the changes do not apply: {e}"), now);
+    }
+    let after_heads = after.get_heads();
+    if after_heads == before_heads {
+        return Ok(Outcome::NothingNew);
+    }
+    if !after.get_missing_deps(&[]).is_empty() {
+        // Changes whose dependencies the server lacks are held by automerge, not applied; the
+        // sync protocol asks for the missing ones. Nothing to store yet.
+        return Ok(Outcome::NothingNew);
+    }
+    let meta = match check(before.as_ref(), &after) {
+        Ok(m) => m,
+        Err(reason) => return quarantine(conn, p, doc_id, &changes, &reason, now),
+    };
+    match &before_meta {
+        None if !may_create(p, &meta) => {
+            return quarantine(
+                conn,
+                p,
+                doc_id,
+                &changes,
+                &format!("a {} may not create this {}", p.role, meta.kind),
+                now,
+            )
+        }
+        Some(b)
+            if p.role != Role::Supervisor
+                && (b.team != meta.team
+                    || b.agent != meta.agent
+                    || b.field_staff != meta.field_staff
+                    || b.staff != meta.staff) =>
+        {
+            return quarantine(
+                conn,
+                p,
+                doc_id,
+                &changes,
+                "only a supervisor can change a record's team or assignment",
+                now,
+            )
+        }
+        _ => {}
+    }
+    let new: Vec<Change> = after.get_changes(&before_heads);
+    let tx = conn.unchecked_transaction()?;
+    let existing: Option<(i64, i64, i64)> = tx
+        .query_row(
+            "SELECT chunk_count, chunk_bytes, length(snapshot) FROM documents WHERE doc_id = ?1",
+            [doc_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let heads = hex_heads(&after_heads);
+    match existing {
+        None => {
+            tx.execute(
+                "INSERT INTO documents (doc_id, kind, team, agent, field_staff, staff, snapshot, heads, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![doc_id, meta.kind.as_str(), meta.team, meta.agent, meta.field_staff, meta.staff, after.save(), heads, now],
+            )?;
+        }
+        Some((count, bytes, snap)) => {
+            let chunk = after.save_after(&before_heads);
+            if count + 1 > COMPACT_AFTER_CHUNKS || bytes + chunk.len() as i64 > snap {
+                tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [doc_id])?;
+                tx.execute(
+                    "UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0 WHERE doc_id = ?1",
+                    params![doc_id, after.save()],
+                )?;
+            } else {
+                tx.execute(
+                    "INSERT INTO chunks (doc_id, seq, data) VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), ?2)",
+                    params![doc_id, chunk],
+                )?;
+                tx.execute(
+                    "UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2 WHERE doc_id = ?1",
+                    params![doc_id, chunk.len() as i64],
+                )?;
+            }
+            tx.execute(
+                "UPDATE documents SET team = ?2, agent = ?3, field_staff = ?4, staff = ?5, heads = ?6, updated_at = ?7 WHERE doc_id = ?1",
+                params![doc_id, meta.team, meta.agent, meta.field_staff, meta.staff, heads, now],
+            )?;
+        }
+    }
+    let mut hashes = Vec::with_capacity(new.len());
+    for c in &new {
+        let hash = c.hash().to_string();
+        tx.execute(
+            "INSERT OR IGNORE INTO provenance (change_hash, doc_id, user_id, device_id, received_at, device_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![hash, doc_id, p.user_id, p.device_id, now, c.timestamp() * 1000],
+        )?;
+        hashes.push(hash);
+    }
+    tx.commit()?;
+    Ok(Outcome::Accepted { new: hashes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kefu_model::automerge::{ActorId, ReadDoc};
+    use kefu_model::enums::{SourceChannel, VisitReason};
+    use kefu_model::lifecycle::VisitStep;
+    use kefu_model::records::customer::Profile;
+    use kefu_model::verbs::{Actor, NewVisit, VisitCompletion};
+    use kefu_model::{Author, DocError};
+
+    const NOW: i64 = 1_795_395_600_000;
+
+    fn who(user: &str, role: Role) -> Principal {
+        Principal { user_id: user.into(), device_id: format!("{user}-phone"), role, team: Some("A".into()) }
+    }
+
+    fn db() -> (tempfile::TempDir, crate::db::Db) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db = crate::db::Db::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        (dir, db)
+    }
+
+    fn new_customer(agent: Option<&str>, field: Option<&str>) -> KefuDoc {
+        let profile = Profile {
+            name: "王女士".into(),
+            phones: vec!["13800000000".into()],
+            email: None,
+            wechat: None,
+            address: None,
+            district: None,
+            source: SourceChannel::Phone,
+        };
+        let mut c = CustomerFile::new("A", profile, "li", NOW);
+        c.assignment.agent = agent.map(Into::into);
+        c.assignment.field_staff = field.map(Into::into);
+        c.assignment.assigned_at = Some(NOW);
+        KefuDoc::create(&c, ActorId::random(), &Author { user: "li".into(), device: "li-phone".into() }, NOW)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn all_changes(doc: &mut KefuDoc) -> Vec<Change> {
+        doc.automerge().get_changes(&[])
+    }
+
+    fn since(doc: &mut KefuDoc, heads: &[ChangeHash]) -> Vec<Change> {
+        doc.automerge().get_changes(heads)
+    }
+
+    #[test]
+    fn a_valid_new_document_is_stored_with_provenance() {
+        let (_d, db) = db();
+        let conn = db.lock();
+        let mut doc = new_customer(Some("li"), Some("zhang"));
+        let out = accept(&conn, &who("li", Role::Agent), "doc1", all_changes(&mut doc), NOW)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Outcome::Accepted { new } = out else { panic!("{out:?}") };
+        assert_eq!(new.len(), 1);
+        let (user, device, received): (String, String, i64) = conn
+            .query_row(
+                "SELECT user_id, device_id, received_at FROM provenance WHERE change_hash = ?1",
+                [&new[0]],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((user.as_str(), device.as_str(), received), ("li", "li-phone", NOW));
+        // Sending the same again is nothing new.
+        let again = accept(&conn, &who("li", Role::Agent), "doc1", all_changes(&mut doc), NOW)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again, Outcome::NothingNew);
+        // The stored document loads and reads as the record.
+        let stored =
+            load(&conn, "doc1").unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("stored"));
+        assert_eq!(stored.meta.field_staff.as_deref(), Some("zhang"));
+    }
+
+    #[test]
+    fn invalid_and_backward_changes_are_quarantined_and_not_applied() {
+        let (_d, db) = db();
+        let conn = db.lock();
+        let zhang = who("zhang", Role::Field);
+        let mut doc = new_customer(Some("li"), Some("zhang"));
+        let by = Actor { user: "zhang".into(), at: NOW };
+        let author = Author { user: "zhang".into(), device: "zhang-phone".into() };
+        let nv = NewVisit {
+            work_order: "WO-1".into(),
+            reason: VisitReason::Repair,
+            staff: "zhang".into(),
+            window_start: NOW,
+            window_end: NOW + 1,
+        };
+        doc.update(&author, NOW, |c: &mut CustomerFile| {
+            c.dispatch_visit("v1".into(), &by, &nv);
+            c.advance_visit("v1", &by, VisitStep::OnSite, None)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            accept(&conn, &who("li", Role::Agent), "doc1", all_changes(&mut doc), NOW),
+            Ok(Outcome::Accepted { .. })
+        ));
+
+        // A buggy client writes a rating of 9 directly into the document.
+        let heads = doc.heads();
+        let mut bad = doc.clone();
+        let visits =
+            bad.automerge().get(kefu_model::automerge::ROOT, "visits").ok().flatten().map(|(_, id)| id);
+        let v1 = visits.and_then(|v| bad.automerge().get(&v, "v1").ok().flatten()).map(|(_, id)| id);
+        let Some(v1) = v1 else { panic!("visit v1 missing") };
+        use kefu_model::automerge::transaction::Transactable;
+        bad.automerge().put(&v1, "rating", 9i64).unwrap_or_else(|e| panic!("{e}"));
+        bad.automerge().commit();
+        let out =
+            accept(&conn, &zhang, "doc1", since(&mut bad, &heads), NOW + 1).unwrap_or_else(|e| panic!("{e}"));
+        let Outcome::Rejected { reason, .. } = out else { panic!("{out:?}") };
+        assert!(reason.contains("rating") && reason.contains("1–5"), "{reason}");
+
+        // A stale client deletes the on-site step (moving the visit backwards).
+        let steps = bad.automerge().get(&v1, "steps").ok().flatten().map(|(_, id)| id);
+        let mut back = doc.clone();
+        let Some(steps) = steps else { panic!("steps") };
+        back.automerge().delete(&steps, "on_site").unwrap_or_else(|e| panic!("{e}"));
+        back.automerge().commit();
+        let out = accept(&conn, &zhang, "doc1", since(&mut back, &heads), NOW + 2)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(&out, Outcome::Rejected { reason, .. } if reason.contains("steps.on_site")),
+            "{out:?}"
+        );
+
+        // Nothing of either was applied; both wait in quarantine with who sent them.
+        let stored =
+            load(&conn, "doc1").unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("stored"));
+        let file: CustomerFile = KefuDoc::from_automerge(stored.doc).read().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.visits["v1"].rating, None);
+        assert_eq!(file.visits["v1"].status(), Some(VisitStep::OnSite));
+        let open: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM quarantine WHERE status = 'open' AND user_id = 'zhang'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(0);
+        assert_eq!(open, 2);
+
+        // A valid completion from the field phone is accepted.
+        let done = VisitCompletion {
+            work_done: "更换阀芯".into(),
+            parts: vec![],
+            rating: Some(5),
+            follow_up_on: None,
+        };
+        doc.update(&author, NOW + 3, |c: &mut CustomerFile| c.complete_visit("v1", &by, &done))
+            .unwrap_or_else(|e: DocError| panic!("{e}"));
+        let out =
+            accept(&conn, &zhang, "doc1", since(&mut doc, &heads), NOW + 3).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(out, Outcome::Accepted { .. }), "{out:?}");
+    }
+
+    #[test]
+    fn access_decides_before_content() {
+        let (_d, db) = db();
+        let conn = db.lock();
+        let mut doc = new_customer(Some("li"), None);
+        // A field worker may not create customer files; an agent may create one naming them.
+        let out = accept(&conn, &who("zhang", Role::Field), "doc1", all_changes(&mut doc), NOW)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(&out, Outcome::Rejected { reason, .. } if reason.contains("may not create")),
+            "{out:?}"
+        );
+        assert!(matches!(
+            accept(&conn, &who("li", Role::Agent), "doc1", all_changes(&mut doc), NOW),
+            Ok(Outcome::Accepted { .. })
+        ));
+        // Someone without access learns nothing; a supervisor of another team neither.
+        let heads = doc.heads();
+        doc.update(&Author { user: "x".into(), device: "x".into() }, NOW, |c: &mut CustomerFile| {
+            c.profile.district = Some("徐汇".into());
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let other_agent = who("wang", Role::Agent);
+        assert!(matches!(
+            accept(&conn, &other_agent, "doc1", since(&mut doc, &heads), NOW),
+            Ok(Outcome::Unavailable)
+        ));
+        let other_team = Principal { team: Some("B".into()), ..who("sup2", Role::Supervisor) };
+        assert!(matches!(
+            accept(&conn, &other_team, "doc1", since(&mut doc, &heads), NOW),
+            Ok(Outcome::Unavailable)
+        ));
+        // The agent may not reassign the file to someone else; the supervisor may.
+        let mut moved = doc.clone();
+        moved
+            .update(&Author { user: "li".into(), device: "li".into() }, NOW, |c: &mut CustomerFile| {
+                c.assignment.agent = Some("wang".into());
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let out = accept(&conn, &who("li", Role::Agent), "doc1", since(&mut moved, &heads), NOW)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(&out, Outcome::Rejected { reason, .. } if reason.contains("supervisor")), "{out:?}");
+        let out = accept(&conn, &who("sup", Role::Supervisor), "doc1", since(&mut moved, &heads), NOW)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(out, Outcome::Accepted { .. }), "{out:?}");
+    }
+
+    #[test]
+    fn read_only_users_changes_are_not_applied() {
+        let (_d, db) = db();
+        let conn = db.lock();
+        let (_, mut roster) =
+            KefuDoc::genesis("roster/A/2026-11", &Roster::new("A", "2026-11"), ActorId::random())
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            accept(&conn, &who("sup", Role::Supervisor), "r1", all_changes(&mut roster), NOW),
+            Ok(Outcome::Accepted { .. })
+        ));
+        let heads = roster.heads();
+        roster
+            .update(&Author { user: "zhang".into(), device: "p".into() }, NOW, |r: &mut Roster| {
+                r.shifts.insert(Roster::key("2026-11-23", "zhang"), kefu_model::enums::Shift::Rest);
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            accept(&conn, &who("zhang", Role::Field), "r1", since(&mut roster, &heads), NOW),
+            Ok(Outcome::ReadOnly)
+        ));
+    }
+}
