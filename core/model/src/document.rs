@@ -12,8 +12,6 @@
 //! edits of other fields survive, fields unknown to this build are left alone, and an
 //! unchanged value creates no operation (ADR 0004).
 
-use std::collections::BTreeMap;
-
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
     ActorId, AutoCommit, ChangeHash, ObjId, ObjType, PatchAction, Prop, ReadDoc, ScalarValue, Value, ROOT,
@@ -697,9 +695,4 @@ fn sha2_16(key: &str) -> [u8; 16] {
 /// Parses hex change hashes.
 pub fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>, DocError> {
     heads.iter().map(|h| h.parse().map_err(|_| DocError::NotFound(format!("version {h}")))).collect()
-}
-
-/// Keeps only what JSON callers need from a map of conflicts by path.
-pub fn conflicts_by_path(conflicts: Vec<Conflict>) -> BTreeMap<String, Conflict> {
-    conflicts.into_iter().map(|c| (c.path.join("."), c)).collect()
 }
