@@ -474,3 +474,44 @@ pub fn encode(message: &Message) -> Vec<u8> {
     let _ = ciborium::ser::into_writer(&Value::Map(e), &mut out);
     out
 }
+
+/// Kefu's own notices to a peer about one document, sent as the `data` of an `ephemeral`
+/// message (a CBOR map, so stock automerge-repo clients receive them as ordinary ephemeral
+/// messages and may ignore them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// `rejected` (the changes were refused and quarantined) or `read-only` (the sender may
+    /// read but not write the document; its changes were not applied).
+    pub kefu: String,
+    /// Why, naming record, field and rule when validation failed.
+    pub reason: String,
+    /// Hex hashes of the refused changes.
+    pub hashes: Vec<String>,
+}
+
+impl Notice {
+    /// Encodes as a CBOR map `{kefu, reason, hashes}`.
+    pub fn encode(&self) -> Vec<u8> {
+        let map = Value::Map(vec![
+            (text("kefu"), text(&self.kefu)),
+            (text("reason"), text(&self.reason)),
+            (text("hashes"), Value::Array(self.hashes.iter().map(|h| text(h)).collect())),
+        ]);
+        let mut out = Vec::new();
+        let _ = ciborium::ser::into_writer(&map, &mut out);
+        out
+    }
+
+    /// Decodes ephemeral data; `None` when it is not a Kefu notice (ordinary ephemeral data).
+    pub fn decode(bytes: &[u8]) -> Option<Notice> {
+        let Value::Map(entries) = ciborium::de::from_reader::<Value, _>(bytes).ok()? else { return None };
+        let get = |k: &str| entries.iter().find(|(key, _)| key.as_text() == Some(k)).map(|(_, v)| v);
+        let kefu = get("kefu")?.as_text()?.to_string();
+        let reason = get("reason").and_then(Value::as_text).unwrap_or_default().to_string();
+        let hashes = match get("hashes") {
+            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_text().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        };
+        Some(Notice { kefu, reason, hashes })
+    }
+}

@@ -166,3 +166,16 @@ proptest! {
         prop_assert_eq!(decode(&encode(&m)), Ok(m));
     }
 }
+
+#[test]
+fn notices_round_trip_and_other_ephemeral_data_is_not_a_notice() {
+    use kefu_protocol::Notice;
+    let n = Notice {
+        kefu: "rejected".into(),
+        reason: "客户档案: profile.name: must not be empty".into(),
+        hashes: vec!["ab".into()],
+    };
+    assert_eq!(Notice::decode(&n.encode()), Some(n));
+    assert_eq!(Notice::decode(b"\xa1\x61x\x01"), None, "a map without kefu");
+    assert_eq!(Notice::decode(b"garbage"), None);
+}

@@ -25,6 +25,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, StoreError};
 use crate::{db, project};
 
+mod sync;
+pub use sync::SyncReceived;
+
 /// Who uses this device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
@@ -238,6 +241,11 @@ pub struct Client {
     identity: Option<Identity>,
     clock: Box<dyn Fn() -> i64 + Send>,
     utc_offset_min: i32,
+    /// Automerge sync states of this session, by (document, peer); only their shared heads
+    /// are persisted.
+    sync_states: HashMap<(String, String), kefu_model::automerge::sync::State>,
+    /// Documents being fetched that this device does not have yet.
+    incoming: HashMap<String, kefu_model::automerge::AutoCommit>,
 }
 
 impl std::fmt::Debug for Client {
@@ -305,6 +313,8 @@ impl Client {
             identity,
             clock: Box::new(system_now_ms),
             utc_offset_min: CHINA_UTC_OFFSET_MIN,
+            sync_states: HashMap::new(),
+            incoming: HashMap::new(),
         })
     }
 
@@ -323,6 +333,20 @@ impl Client {
         let json = serde_json::to_string(&identity).map_err(|e| StoreError::Document(e.to_string()))?;
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('identity', ?1)", [json])?;
         self.identity = Some(identity);
+        Ok(())
+    }
+
+    /// A value of the store's settings (`meta` table).
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+
+    /// Sets (or with `None` removes) a value of the store's settings.
+    pub fn set_meta(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+        match value {
+            Some(v) => self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?1, ?2)", params![key, v])?,
+            None => self.conn.execute("DELETE FROM meta WHERE key = ?1", [key])?,
+        };
         Ok(())
     }
 
@@ -438,7 +462,11 @@ impl Client {
             tx.execute("INSERT OR IGNORE INTO changes (hash, doc_id, status, created_at, updated_at) VALUES (?1, ?2, 'local', ?3, ?3)", params![h.to_string(), id, now])?;
         }
         let team = project(&tx, id, doc)?;
-        tx.execute("UPDATE documents SET team = ?2, kind = ?3 WHERE doc_id = ?1", params![id, team, kind])?;
+        let heads = sync::heads_text(&doc.heads());
+        tx.execute(
+            "UPDATE documents SET team = ?2, kind = ?3, heads = ?4 WHERE doc_id = ?1",
+            params![id, team, kind, heads],
+        )?;
         tx.commit()?;
         if let Some(c) = &self.checkpointer {
             c.dirty();
@@ -701,13 +729,19 @@ impl Client {
 
     // ---- customers -----------------------------------------------------------------------------
 
-    /// Creates a customer file in this user's team.
+    /// Creates a customer file in this user's team (assigned to its creator when an agent).
     pub fn create_customer(&mut self, new: NewCustomer) -> Result<DocumentId> {
         let (_, actor) = self.who()?;
         let team = self.identity.as_ref().map(|i| i.team.clone()).unwrap_or_default();
         let mut c = CustomerFile::new(&team, new.profile, &actor.user, actor.at);
         if let Some(cl) = new.classification {
             c.classification = cl;
+        }
+        // An agent who takes a new customer is responsible for it (and keeps access to it on
+        // the server, which lets agents create only customers assigned to themselves).
+        if self.identity.as_ref().is_some_and(|i| i.role == Role::Agent) {
+            c.assignment.agent = Some(actor.user.clone());
+            c.assignment.assigned_at = Some(actor.at);
         }
         self.create(&c)
     }

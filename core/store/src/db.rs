@@ -12,7 +12,14 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Result, StoreError};
 
 /// The migrations, in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[include_str!("../migrations/001_init.sql")];
+/// Migration 1 is the store's own tables followed by the shared index tables.
+pub const MIGRATIONS: &[&str] = &[
+    concat!(include_str!("../migrations/001_init.sql"), include_str!("../migrations/index_tables.sql")),
+    include_str!("../migrations/002_heads.sql"),
+];
+
+/// The index tables' DDL, shared with the server (which projects the same tables).
+pub const INDEX_TABLES_SQL: &str = include_str!("../migrations/index_tables.sql");
 
 /// The schema version this build writes.
 pub fn schema_version() -> i64 {
