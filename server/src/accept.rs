@@ -169,49 +169,64 @@ pub fn accept(
     changes: Vec<Change>,
     now: i64,
 ) -> Result<Outcome, ServerError> {
-    let stored = load(conn, doc_id)?;
-    if let Some(s) = &stored {
+    let mut stored = load(conn, doc_id)?;
+    let mut after = match &stored {
+        Some(s) => s.doc.clone(),
+        None => AutoCommit::new(),
+    };
+    if let Err(e) = after.apply_changes(changes.clone()) {
+        if let Some(s) = &stored {
+            if access(p, &s.meta) != Access::Write {
+                return Ok(if access(p, &s.meta) == Access::Read {
+                    Outcome::ReadOnly
+                } else {
+                    Outcome::Unavailable
+                });
+            }
+        }
+        return quarantine(conn, p, doc_id, &changes, &format!("the changes do not apply: {e}"), now);
+    }
+    Ok(accept_merged(conn, p, doc_id, stored.as_mut(), &mut after, now)?.0)
+}
+
+/// Decides on `after`, which is `before` (the stored document, `None` for a new one) with the
+/// sender's changes merged into a copy. On acceptance returns the new metadata; the caller
+/// may then keep `after` as the stored document.
+pub fn accept_merged(
+    conn: &Connection,
+    p: &Principal,
+    doc_id: &str,
+    mut before: Option<&mut Stored>,
+    after: &mut AutoCommit,
+    now: i64,
+) -> Result<(Outcome, Option<DocMeta>), ServerError> {
+    if let Some(s) = &before {
         match access(p, &s.meta) {
-            Access::None => return Ok(Outcome::Unavailable),
-            Access::Read => return Ok(Outcome::ReadOnly),
+            Access::None => return Ok((Outcome::Unavailable, None)),
+            Access::Read => return Ok((Outcome::ReadOnly, None)),
             Access::Write => {}
         }
     }
-    let (before, before_meta) = match stored {
-        Some(s) => (Some(s.doc), Some(s.meta)),
-        None => (None, None),
-    };
-    let mut after = match &before {
-        Some(d) => d.clone(),
-        None => AutoCommit::new(),
-    };
-    let before_heads = after.get_heads();
-    if let Err(e) = after.apply_changes(changes.clone()) {
-        return quarantine(conn, p, doc_id, &changes, &format!("the changes do not apply: {e}"), now);
-    }
+    let before_heads = before.as_mut().map(|s| s.doc.get_heads()).unwrap_or_default();
     let after_heads = after.get_heads();
     if after_heads == before_heads {
-        return Ok(Outcome::NothingNew);
+        return Ok((Outcome::NothingNew, None));
     }
     if !after.get_missing_deps(&[]).is_empty() {
         // Changes whose dependencies the server lacks are held by automerge, not applied; the
         // sync protocol asks for the missing ones. Nothing to store yet.
-        return Ok(Outcome::NothingNew);
+        return Ok((Outcome::NothingNew, None));
     }
-    let meta = match check(before.as_ref(), &after) {
+    let new: Vec<Change> = after.get_changes(&before_heads);
+    let refuse = |reason: &str| quarantine(conn, p, doc_id, &new, reason, now).map(|o| (o, None));
+    let before_doc = before.as_ref().map(|s| &s.doc);
+    let meta = match check(before_doc, after) {
         Ok(m) => m,
-        Err(reason) => return quarantine(conn, p, doc_id, &changes, &reason, now),
+        Err(reason) => return refuse(&reason),
     };
-    match &before_meta {
+    match before.as_ref().map(|s| &s.meta) {
         None if !may_create(p, &meta) => {
-            return quarantine(
-                conn,
-                p,
-                doc_id,
-                &changes,
-                &format!("a {} may not create this {}", p.role, meta.kind),
-                now,
-            )
+            return refuse(&format!("a {} may not create this {}", p.role, meta.kind));
         }
         Some(b)
             if p.role != Role::Supervisor
@@ -220,18 +235,10 @@ pub fn accept(
                     || b.field_staff != meta.field_staff
                     || b.staff != meta.staff) =>
         {
-            return quarantine(
-                conn,
-                p,
-                doc_id,
-                &changes,
-                "only a supervisor can change a record's team or assignment",
-                now,
-            )
+            return refuse("only a supervisor can change a record's team or assignment");
         }
         _ => {}
     }
-    let new: Vec<Change> = after.get_changes(&before_heads);
     let tx = conn.unchecked_transaction()?;
     let existing: Option<(i64, i64, i64)> = tx
         .query_row(
@@ -282,8 +289,11 @@ pub fn accept(
         )?;
         hashes.push(hash);
     }
+    // The supervisor's tables change in the same transaction as the bytes they describe.
+    kefu_store::project::project(&tx, doc_id, &KefuDoc::from_automerge(after.clone()))
+        .map_err(|e| ServerError::Internal(format!("projecting {doc_id}: {e}")))?;
     tx.commit()?;
-    Ok(Outcome::Accepted { new: hashes })
+    Ok((Outcome::Accepted { new: hashes }, Some(meta)))
 }
 
 #[cfg(test)]

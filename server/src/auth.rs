@@ -98,6 +98,12 @@ pub struct LoginResponse {
     pub role: String,
     /// Expiry, Unix ms.
     pub expires_at: i64,
+    /// Team (absent for admins).
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Name shown in the UI.
+    #[serde(default)]
+    pub display_name: String,
 }
 
 /// The stored password hash of an enabled user: (user id, role, hash).
@@ -152,7 +158,19 @@ pub fn issue_token(
         params![token_hash(&token), user_id, device_id, now, expires_at],
     )?;
     tx.commit()?;
-    Ok(LoginResponse { token, user_id: user_id.to_string(), device_id, role: role.to_string(), expires_at })
+    let (team, display_name): (Option<String>, String) =
+        conn.query_row("SELECT team, display_name FROM users WHERE id = ?1", [user_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(LoginResponse {
+        token,
+        user_id: user_id.to_string(),
+        device_id,
+        role: role.to_string(),
+        expires_at,
+        team,
+        display_name,
+    })
 }
 
 /// Who a valid token belongs to.

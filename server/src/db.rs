@@ -1,21 +1,29 @@
 //! The server's SQLite database: WAL, `synchronous=FULL` (a change is durable before anyone
 //! is told it was accepted), one writer connection, numbered migrations.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::ServerError;
 
 /// Migrations in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/001_accounts.sql"), include_str!("../migrations/002_documents.sql")];
+/// Version 3 is the projection: the same index tables the phone store keeps, written by the
+/// same code (`kefu_store::project`), so supervisor pages and reports are SQL queries.
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/001_accounts.sql"),
+    include_str!("../migrations/002_documents.sql"),
+    kefu_store::db::INDEX_TABLES_SQL,
+    include_str!("../migrations/004_server_meta.sql"),
+];
 
 /// The one writer connection, shared behind a mutex and used from blocking threads only.
 #[derive(Debug, Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+    storage_id: String,
 }
 
 impl Db {
@@ -49,7 +57,38 @@ impl Db {
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;
         }
-        Ok(Db { conn: Arc::new(Mutex::new(conn)) })
+        let storage_id: Option<String> = conn
+            .query_row("SELECT value FROM server_meta WHERE key = 'storage_id'", [], |r| r.get(0))
+            .optional()?;
+        let storage_id = match storage_id {
+            Some(s) => s,
+            None => {
+                let mut b = [0u8; 16];
+                getrandom::fill(&mut b).map_err(|e| ServerError::Internal(format!("no randomness: {e}")))?;
+                let s: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                conn.execute("INSERT INTO server_meta (key, value) VALUES ('storage_id', ?1)", [&s])?;
+                s
+            }
+        };
+        Ok(Db { conn: Arc::new(Mutex::new(conn)), path, storage_id })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This server's stable storage id (announced to automerge-repo peers).
+    pub fn storage_id(&self) -> &str {
+        &self.storage_id
+    }
+
+    /// Bytes on disk: the database and its write-ahead log.
+    pub fn storage_bytes(&self) -> u64 {
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        size(&self.path) + size(Path::new(&wal))
     }
 
     /// The connection. Call from a blocking thread (`spawn_blocking`), never an async task.

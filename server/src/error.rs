@@ -19,6 +19,12 @@ pub enum ServerError {
     /// The request is malformed; the text says what to fix.
     #[error("{0}")]
     BadRequest(String),
+    /// No such thing (or not visible to the caller).
+    #[error("{0}")]
+    NotFound(String),
+    /// Signed in, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
     /// A background task failed.
     #[error("internal: {0}")]
     Internal(String),
@@ -31,6 +37,8 @@ impl IntoResponse for ServerError {
                 (StatusCode::UNAUTHORIZED, "invalid username, password or token".to_string())
             }
             ServerError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            ServerError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
+            ServerError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             // Internals (paths, SQL) are logged, never sent.
             other => {
                 tracing::error!(error = %other, "request failed");

@@ -1,30 +1,69 @@
 //! HTTP routes. `app(state)` builds the router so tests can drive it without a socket.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use kefu_model::enums::Role;
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
 
-use crate::auth::{self, LoginResponse};
+use crate::access::{access, Access, DocMeta};
+use crate::auth::{self, LoginResponse, Principal};
 use crate::db::Db;
 use crate::error::ServerError;
+use crate::metrics::Gauges;
+use crate::sync::{self, Limits, SyncShared};
 
 /// Shared state of the HTTP handlers.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The database.
     pub db: Db,
+    /// Live sync connections, the document cache and counters.
+    pub sync: Arc<SyncShared>,
+}
+
+impl AppState {
+    /// State for a server on `db` with these limits.
+    pub fn new(db: Db, limits: Limits) -> AppState {
+        let sync = Arc::new(SyncShared::new(db.storage_id(), limits));
+        AppState { db, sync }
+    }
 }
 
 /// The router.
 pub fn app(state: AppState) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/api/v1/login", post(login)).with_state(state)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/sync", get(sync::handler))
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/manifest", get(manifest))
+        .route("/api/v1/devices", get(devices))
+        .route("/api/v1/devices/{id}/revoke", post(revoke_device))
+        .route("/api/v1/users/{id}/disable", post(disable_user))
+        .with_state(state)
 }
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// Runs blocking database work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ServerError> + Send + 'static,
+) -> Result<T, ServerError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ServerError::Internal(e.to_string()))?
+}
+
+/// The signed-in principal of a request (Bearer token), or 401.
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Principal, ServerError> {
+    sync::resolve(state, sync::bearer(headers, None)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,7 +84,7 @@ async fn login(
         ))
     })?;
     let db = state.db.clone();
-    let res = tokio::task::spawn_blocking(move || -> Result<LoginResponse, ServerError> {
+    let res = blocking(move || {
         // The slow hash check runs without holding the database.
         let found = auth::find_login(&db.lock(), req.username.trim())?;
         let Some((user_id, role, hash)) = found else {
@@ -57,7 +96,191 @@ async fn login(
         }
         auth::issue_token(&db.lock(), &user_id, &role, &req.device_name)
     })
-    .await
-    .map_err(|e| ServerError::Internal(e.to_string()))??;
+    .await?;
     Ok((StatusCode::OK, Json(res)))
+}
+
+/// One entry of the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Document id (base58check, no `automerge:` prefix).
+    pub document_id: String,
+    /// Kind.
+    pub kind: String,
+    /// `read` or `write`.
+    pub access: String,
+    /// Current heads, hex change hashes.
+    pub heads: Vec<String>,
+}
+
+/// The documents `p` may hold, with their heads.
+pub fn manifest_for(conn: &rusqlite::Connection, p: &Principal) -> Result<Vec<ManifestEntry>, ServerError> {
+    if p.role == Role::Admin {
+        return Ok(Vec::new());
+    }
+    let team = p.team.clone().unwrap_or_default();
+    // Narrowed in SQL by team (and, for phones, by the rows that can concern them); the
+    // access function decides.
+    let sql = if p.role == Role::Supervisor {
+        "SELECT doc_id, kind, team, agent, field_staff, staff, heads FROM documents WHERE team = ?1 AND ?2 = ?2 ORDER BY doc_id"
+    } else {
+        "SELECT doc_id, kind, team, agent, field_staff, staff, heads FROM documents WHERE team = ?1 \
+         AND (agent = ?2 OR field_staff = ?2 OR staff = ?2 OR kind IN ('roster', 'appearance_template')) ORDER BY doc_id"
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params![team, p.user_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, Option<String>>(5)?,
+            r.get::<_, String>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (document_id, kind, team, agent, field_staff, staff, heads) = row?;
+        let Ok(k) = kind.parse() else { continue };
+        let meta = DocMeta { kind: k, team, agent, field_staff, staff };
+        let a = match access(p, &meta) {
+            Access::None => continue,
+            Access::Read => "read",
+            Access::Write => "write",
+        };
+        out.push(ManifestEntry {
+            document_id,
+            kind,
+            access: a.into(),
+            heads: heads.split(',').filter(|h| !h.is_empty()).map(str::to_string).collect(),
+        });
+    }
+    Ok(out)
+}
+
+async fn manifest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ManifestEntry>>, ServerError> {
+    let p = signed_in(&state, &headers).await?;
+    let db = state.db.clone();
+    Ok(Json(blocking(move || manifest_for(&db.lock(), &p)).await?))
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ServerError> {
+    let db = state.db.clone();
+    let (documents, quarantined) = blocking(move || {
+        let conn = db.lock();
+        let docs: i64 = conn.query_row("SELECT count(*) FROM documents", [], |r| r.get(0))?;
+        let q: i64 =
+            conn.query_row("SELECT count(*) FROM quarantine WHERE status = 'open'", [], |r| r.get(0))?;
+        Ok((docs, q))
+    })
+    .await?;
+    let g = Gauges {
+        connections: state.sync.hub.connections(),
+        documents,
+        quarantined,
+        storage_bytes: state.db.storage_bytes(),
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.sync.metrics.render(g)))
+}
+
+/// A registered device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Device id.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// Name given at sign-in.
+    pub name: String,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms, when revoked.
+    pub revoked_at: Option<i64>,
+}
+
+async fn devices(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Device>>, ServerError> {
+    let p = signed_in(&state, &headers).await?;
+    let db = state.db.clone();
+    let list = blocking(move || {
+        let conn = db.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, user_id, name, created_at, revoked_at FROM devices WHERE ?1 OR user_id = ?2 ORDER BY created_at",
+        )?;
+        let rows = stmt.query_map(params![p.role == Role::Admin, p.user_id], |r| {
+            Ok(Device {
+                id: r.get(0)?,
+                user_id: r.get(1)?,
+                name: r.get(2)?,
+                created_at: r.get(3)?,
+                revoked_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    })
+    .await?;
+    Ok(Json(list))
+}
+
+async fn revoke_device(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ServerError> {
+    let p = signed_in(&state, &headers).await?;
+    let db = state.db.clone();
+    let device = id.clone();
+    blocking(move || {
+        let conn = db.lock();
+        let owner: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
+            "SELECT user_id FROM devices WHERE id = ?1",
+            [&device],
+            |r| r.get(0),
+        ))?;
+        match owner {
+            Some(o) if o == p.user_id || p.role == Role::Admin => {
+                conn.execute(
+                    "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
+                    params![device, auth::now_ms()],
+                )?;
+                Ok(())
+            }
+            _ => Err(ServerError::NotFound(format!("no device {device}"))),
+        }
+    })
+    .await?;
+    let closed = state.sync.hub.close_device(&id, "this device was revoked");
+    tracing::info!(device = %id, closed, "device revoked");
+    Ok(Json(serde_json::json!({ "revoked": id, "connections_closed": closed })))
+}
+
+async fn disable_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ServerError> {
+    let p = signed_in(&state, &headers).await?;
+    if p.role != Role::Admin {
+        return Err(ServerError::Forbidden("only an admin can disable users".into()));
+    }
+    let db = state.db.clone();
+    let user = id.clone();
+    let n = blocking(move || {
+        Ok(db.lock().execute(
+            "UPDATE users SET disabled_at = coalesce(disabled_at, ?2) WHERE id = ?1",
+            params![user, auth::now_ms()],
+        )?)
+    })
+    .await?;
+    if n == 0 {
+        return Err(ServerError::NotFound(format!("no user {id}")));
+    }
+    let closed = state.sync.hub.close_user(&id, "this user was disabled");
+    Ok(Json(serde_json::json!({ "disabled": id, "connections_closed": closed })))
 }

@@ -1,4 +1,5 @@
-//! `kefu-server`: serve, and manage users from the command line.
+//! `kefu-server`: serve, run the demo, back up and restore, and manage users from the command
+//! line.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -9,6 +10,7 @@ use kefu_model::enums::Role;
 use kefu_server::auth::{self, NewUser};
 use kefu_server::db::Db;
 use kefu_server::{app, AppState, ServerError};
+use kefu_server::{backup, demo};
 
 #[derive(Debug, Parser)]
 #[command(name = "kefu-server", version, about = "Kefu 客服 sync server")]
@@ -27,6 +29,35 @@ enum Command {
         /// Data directory.
         #[arg(long, env = "KEFU_DATA", default_value = "./kefu-data")]
         data: PathBuf,
+    },
+    /// Seed a demo department (only into a data directory without users), then serve it like
+    /// `serve` and print the dashboard address and the demo logins.
+    Demo {
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, env = "KEFU_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Data directory.
+        #[arg(long, env = "KEFU_DATA", default_value = "./kefu-data")]
+        data: PathBuf,
+    },
+    /// Write a consistent copy of the database to a new file; safe while the server runs.
+    Backup {
+        /// Data directory.
+        #[arg(long, env = "KEFU_DATA", default_value = "./kefu-data")]
+        data: PathBuf,
+        /// The backup file to create (an existing file is never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace the database with a backup. Stop the server first: restore must not run while
+    /// a server uses the data directory. The current database is moved aside, not deleted.
+    Restore {
+        /// Data directory.
+        #[arg(long, env = "KEFU_DATA", default_value = "./kefu-data")]
+        data: PathBuf,
+        /// The backup file (made by `kefu-server backup`).
+        #[arg(long)]
+        from: PathBuf,
     },
     /// Manage users.
     User {
@@ -76,7 +107,36 @@ fn main() {
 
 fn run(cli: Cli) -> Result<(), ServerError> {
     match cli.command {
-        Command::Serve { listen, data } => serve(listen, data),
+        Command::Serve { listen, data } => serve(listen, data, |_| {}),
+        Command::Demo { listen, data } => run_demo(listen, data),
+        Command::Backup { data, out } => {
+            let b = backup::backup(&data, &out)?;
+            println!(
+                "backed up {} to {} ({} bytes; schema version {}, {} users, {} documents)",
+                data.join(backup::DB_FILE).display(),
+                b.path.display(),
+                b.bytes,
+                b.facts.schema_version,
+                b.facts.users,
+                b.facts.documents
+            );
+            Ok(())
+        }
+        Command::Restore { data, from } => {
+            let r = backup::restore(&data, &from)?;
+            for old in &r.moved_aside {
+                println!("moved the previous {} aside to {}", old.0, old.1.display());
+            }
+            println!(
+                "restored {} into {} (schema version {}, {} users, {} documents); start the server to use it",
+                from.display(),
+                r.path.display(),
+                r.facts.schema_version,
+                r.facts.users,
+                r.facts.documents
+            );
+            Ok(())
+        }
         Command::User { command: UserCommand::Add { data, username, role, team, display_name, .. } } => {
             let role: Role = role.parse().map_err(|e| ServerError::BadRequest(format!("--role: {e}")))?;
             let mut password = String::new();
@@ -96,7 +156,47 @@ fn run(cli: Cli) -> Result<(), ServerError> {
     }
 }
 
-fn serve(listen: SocketAddr, data: PathBuf) -> Result<(), ServerError> {
+/// Seeds the demo department if `data` has no users, then serves it.
+fn run_demo(listen: SocketAddr, data: PathBuf) -> Result<(), ServerError> {
+    let seeded = {
+        let db = Db::open(&data)?;
+        demo::seed_if_empty(&db, auth::now_ms())?
+    };
+    match &seeded {
+        Some(s) => println!(
+            "seeded the demo department {} in {} in {:.2} s: {}",
+            demo::DEMO_TEAM,
+            data.display(),
+            s.elapsed.as_secs_f64(),
+            s.describe()
+        ),
+        None => println!("{} already holds data: not seeding the demo department again", data.display()),
+    }
+    serve(listen, data, move |addr| {
+        println!("dashboard: http://{addr}/");
+        match &seeded {
+            Some(s) => {
+                println!("demo accounts (for trying Kefu only: the password is published, do not keep real data here):");
+                println!("  {:<12} {:<13} {:<11} name", "username", "password", "role");
+                for l in &s.logins {
+                    let team = l.team.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
+                    println!("  {:<12} {:<13} {:<11} {}{team}", l.username, l.password, l.role.as_str(), l.display_name);
+                }
+            }
+            None => println!(
+                "demo accounts, if this directory was seeded by `demo`: supervisor, agent1-3, field1-3, admin / {}",
+                demo::DEMO_PASSWORD
+            ),
+        }
+    })
+}
+
+/// Serves until SIGTERM or Ctrl-C; `after_listening` runs once the address is printed.
+fn serve(
+    listen: SocketAddr,
+    data: PathBuf,
+    after_listening: impl FnOnce(SocketAddr),
+) -> Result<(), ServerError> {
     let db = Db::open(&data)?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| ServerError::Internal(e.to_string()))?;
     rt.block_on(async move {
@@ -105,8 +205,16 @@ fn serve(listen: SocketAddr, data: PathBuf) -> Result<(), ServerError> {
             .map_err(|e| ServerError::Config(format!("cannot listen on {listen}: {e}")))?;
         let addr = listener.local_addr().map_err(|e| ServerError::Internal(e.to_string()))?;
         println!("listening on http://{addr}");
-        axum::serve(listener, app(AppState { db }))
-            .with_graceful_shutdown(shutdown_signal())
+        after_listening(addr);
+        let state = AppState::new(db, kefu_server::sync::Limits::from_env()?);
+        let shared = state.sync.clone();
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                // Sync sockets are long-lived: tell them to close so the drain can finish.
+                let n = shared.hub.close_all("server shutting down");
+                tracing::info!(connections = n, "shutting down");
+            })
             .await
             .map_err(|e| ServerError::Internal(e.to_string()))
     })?;
