@@ -1,0 +1,285 @@
+//! Sync end to end: a real server process, phones that are real stores synced by
+//! `kefu-sync` (issue 3, tests 1, 2 and 4).
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use kefu_model::enums::{ClockKind, SourceChannel, VisitReason};
+use kefu_model::lifecycle::VisitStep;
+use kefu_model::records::customer::{CustomerFile, Profile};
+use kefu_model::verbs::{NewVisit, VisitCompletion};
+use kefu_store::{NewCustomer, SyncStatus};
+use kefu_tests::{phone, sync, with, Server};
+
+fn profile(name: &str, phone_no: &str) -> Profile {
+    Profile {
+        name: name.into(),
+        phones: vec![phone_no.into()],
+        email: None,
+        wechat: None,
+        address: Some("上海市浦东新区张杨路 500 号".into()),
+        district: Some("浦东新区".into()),
+        source: SourceChannel::Phone,
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// Test 1: two phones edit one customer file offline, different fields and the same field.
+#[test]
+fn two_phones_converge_and_the_same_field_edit_is_a_visible_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("sup", "supervisor", Some("A"));
+    let li_id = server.add_user("li", "agent", Some("A"));
+    let zhang_id = server.add_user("zhang", "field", Some("A"));
+    let li = phone(dir.path(), &server, "li");
+    let zhang = phone(dir.path(), &server, "zhang");
+    let sup = phone(dir.path(), &server, "sup");
+
+    // The agent takes a new customer; it is created on the server by syncing.
+    let id = with(&li, |c| {
+        c.create_customer(NewCustomer { profile: profile("王芳", "13800001111"), classification: None })
+    })
+    .unwrap();
+    let r = sync(&li);
+    assert!(r.accepted >= 1, "{r:?}");
+    assert_eq!(with(&li, |c| c.sync_status(&id)).unwrap(), SyncStatus::Accepted);
+    assert_eq!(
+        with(&li, |c| c.read::<CustomerFile>(&id)).unwrap().assignment.agent.as_deref(),
+        Some(li_id.as_str())
+    );
+
+    // The supervisor sends field staff zhang; zhang's phone receives the file.
+    sync(&sup);
+    with(&sup, |c| c.assign_customer(&id, Some(li_id.clone()), Some(zhang_id.clone()))).unwrap();
+    sync(&sup);
+    let r = sync(&zhang);
+    assert!(r.received >= 1, "{r:?}");
+
+    // Offline, both edit: the agent the intent, both the district.
+    let mut p_li = profile("王芳", "13800001111");
+    p_li.district = Some("徐汇区".into());
+    with(&li, |c| c.update_profile(&id, p_li.clone())).unwrap();
+    let mut p_zhang = profile("王芳", "13800001111");
+    p_zhang.district = Some("静安区".into());
+    with(&zhang, |c| c.update_profile(&id, p_zhang.clone())).unwrap();
+    with(&zhang, |c| c.log_contact(&id, kefu_model::enums::ContactChannel::Visit, "上门确认地址")).unwrap();
+    with(&li, |c| {
+        let mut cl = c.read::<CustomerFile>(&id).unwrap().classification;
+        cl.intent = kefu_model::enums::IntentLevel::High;
+        c.update_classification(&id, cl)
+    })
+    .unwrap();
+
+    // Reconnect: both upload, then both download.
+    sync(&li);
+    sync(&zhang);
+    sync(&li);
+    let a = with(&li, |c| c.read::<CustomerFile>(&id)).unwrap();
+    let b = with(&zhang, |c| c.read::<CustomerFile>(&id)).unwrap();
+    assert_eq!(a, b, "both phones hold the same record");
+    assert_eq!(a.classification.intent, kefu_model::enums::IntentLevel::High);
+    assert_eq!(a.contacts.len(), 1);
+    let heads_a = with(&li, |c| c.heads(&id)).unwrap();
+    let heads_b = with(&zhang, |c| c.heads(&id)).unwrap();
+    assert_eq!(heads_a, heads_b);
+    for p in [&li, &zhang] {
+        assert_eq!(with(p, |c| c.sync_status(&id)).unwrap(), SyncStatus::Accepted);
+        let conflicts = with(p, |c| c.conflicts(&id)).unwrap();
+        let district = conflicts
+            .iter()
+            .find(|c| c.path == ["profile", "district"])
+            .unwrap_or_else(|| panic!("no conflict on the district: {conflicts:?}"));
+        let mut values: Vec<String> = district.values.iter().map(|v| v.value.to_string()).collect();
+        values.sort();
+        assert_eq!(values, vec!["\"徐汇区\"", "\"静安区\""]);
+        let mut who: Vec<String> =
+            district.values.iter().map(|v| v.author.as_ref().unwrap().user.clone()).collect();
+        who.sort();
+        let mut expected = vec![li_id.clone(), zhang_id.clone()];
+        expected.sort();
+        assert_eq!(who, expected, "each value names who wrote it");
+    }
+    // The server projected the merged record.
+    let name: String = server
+        .db()
+        .query_row("SELECT name FROM idx_customers WHERE doc_id = ?1", [id.to_string()], |r| r.get(0))
+        .unwrap();
+    assert_eq!(name, "王芳");
+}
+
+/// Test 2: a field phone offline for a day; then a reconnect with nothing new.
+#[test]
+fn a_day_offline_arrives_whole_and_a_quiet_reconnect_is_one_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("sup", "supervisor", Some("A"));
+    let zhang_id = server.add_user("zhang", "field", Some("A"));
+    let sup = phone(dir.path(), &server, "sup");
+    let zhang = phone(dir.path(), &server, "zhang");
+    let start = now_ms();
+    let mut jobs = Vec::new();
+    with(&sup, |c| {
+        for i in 0..30 {
+            let id = c
+                .create_customer(NewCustomer {
+                    profile: profile(&format!("客户{i:02}"), &format!("1390000{i:04}")),
+                    classification: None,
+                })
+                .unwrap();
+            c.assign_customer(&id, None, Some(zhang_id.clone())).unwrap();
+            let visit = c
+                .dispatch_visit(
+                    &id,
+                    &NewVisit {
+                        work_order: format!("WO-{i:04}"),
+                        reason: VisitReason::Repair,
+                        staff: zhang_id.clone(),
+                        window_start: start + i64::from(i) * 600_000,
+                        window_end: start + i64::from(i) * 600_000 + 3_600_000,
+                    },
+                )
+                .unwrap();
+            jobs.push((id, visit));
+        }
+    });
+    let r = sync(&sup);
+    assert_eq!(r.exchanged, 30, "{r:?}");
+    let r = sync(&zhang);
+    assert_eq!(r.received, 30, "{r:?}");
+
+    // The day, offline: clock in, 30 visits, clock out.
+    with(&zhang, |c| {
+        c.clock(ClockKind::In, Some("门店".into())).unwrap();
+        for (id, visit) in &jobs {
+            c.advance_visit(id, visit, VisitStep::OnSite, None).unwrap();
+            c.complete_visit(
+                id,
+                visit,
+                &VisitCompletion {
+                    work_done: "更换滤芯，测试正常".into(),
+                    parts: vec![("滤芯 F-3".into(), 1)],
+                    rating: Some(5),
+                    follow_up_on: None,
+                },
+            )
+            .unwrap();
+        }
+        c.clock(ClockKind::Out, None).unwrap();
+        assert!(c.outbox().unwrap().len() >= 62, "every change waits in the outbox");
+    });
+
+    let r = sync(&zhang);
+    assert!(r.connected);
+    assert_eq!(r.rejected, 0, "{r:?}");
+    assert!(with(&zhang, |c| c.outbox()).unwrap().is_empty(), "everything accepted");
+    let completed = server.count(&format!(
+        "SELECT count(*) FROM idx_visits WHERE staff = '{zhang_id}' AND status = 'completed'"
+    ));
+    assert_eq!(completed, 30);
+    assert_eq!(server.count(&format!("SELECT count(*) FROM idx_attendance WHERE staff = '{zhang_id}'")), 1);
+    assert!(server.count("SELECT count(*) FROM provenance") >= 62);
+
+    // Nothing new: one manifest request, no WebSocket, no per-document exchange.
+    let r = sync(&zhang);
+    assert!(!r.connected, "{r:?}");
+    assert_eq!(r.exchanged, 0);
+    assert_eq!(r.manifest, 31);
+}
+
+/// Test 4: SIGKILL while 20 phones upload; acknowledged changes survive, the rest follow.
+#[test]
+fn a_killed_server_keeps_every_acknowledged_change_and_phones_upload_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("server"));
+    let phones: Vec<_> = (0..20)
+        .map(|i| {
+            let name = format!("agent{i:02}");
+            server.add_user(&name, "agent", Some("A"));
+            phone(dir.path(), &server, &name)
+        })
+        .collect();
+    // Each phone takes customers and syncs, repeatedly, until told to stop.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = phones
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let p = p.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 40 {
+                    for _ in 0..2 {
+                        with(&p, |c| {
+                            c.create_customer(NewCustomer {
+                                profile: profile(&format!("客户{i}-{n}"), &format!("137{i:02}00{n:04}")),
+                                classification: None,
+                            })
+                        })
+                        .unwrap();
+                        n += 1;
+                    }
+                    let _ = kefu_sync::sync_blocking(p.clone());
+                }
+                n
+            })
+        })
+        .collect();
+    // Kill once uploads are under way.
+    let under_way = kefu_tests::eventually(Duration::from_secs(60), || {
+        (server.count("SELECT count(*) FROM documents") >= 40).then_some(())
+    });
+    assert!(under_way.is_some(), "uploads never started: {}", server.log());
+    server.kill();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let made: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+
+    // Every change a phone saw acknowledged is on the server.
+    let acknowledged: Vec<(String, String)> = phones
+        .iter()
+        .flat_map(|p| {
+            with(p, |c| {
+                let mut stmt = c
+                    .connection()
+                    .prepare("SELECT hash, doc_id FROM changes WHERE status = 'accepted'")
+                    .unwrap();
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+                rows.collect::<Result<Vec<(String, String)>, _>>().unwrap()
+            })
+        })
+        .collect();
+    assert!(!acknowledged.is_empty());
+    server.restart();
+    let db = server.db();
+    for (hash, doc) in &acknowledged {
+        let n: i64 = db
+            .query_row(
+                "SELECT count(*) FROM provenance WHERE change_hash = ?1 AND doc_id = ?2",
+                [hash, doc],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "acknowledged change {hash} of {doc} was lost");
+    }
+    // The phones upload the rest by themselves.
+    for p in &phones {
+        let r = sync(p);
+        assert_eq!(r.rejected, 0, "{r:?}");
+        assert!(with(p, |c| c.outbox()).unwrap().is_empty());
+    }
+    assert_eq!(server.count("SELECT count(*) FROM documents WHERE kind = 'customer'"), made as i64);
+    // Every stored document is a valid record that a fresh phone can download.
+    server.add_user("auditor", "supervisor", Some("A"));
+    let auditor = phone(dir.path(), &server, "auditor");
+    let r = sync(&auditor);
+    assert_eq!(r.received, made, "{r:?}");
+    let ids = with(&auditor, |c| c.documents(None)).unwrap();
+    for id in &ids {
+        with(&auditor, |c| c.read::<CustomerFile>(id)).unwrap();
+    }
+}
