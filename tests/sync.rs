@@ -283,3 +283,92 @@ fn a_killed_server_keeps_every_acknowledged_change_and_phones_upload_the_rest() 
         with(&auditor, |c| c.read::<CustomerFile>(id)).unwrap();
     }
 }
+
+/// Accepted changes reach a connected phone without it asking (live push), new documents
+/// included.
+#[test]
+fn a_connected_phone_receives_other_phones_changes_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("sup", "supervisor", Some("A"));
+    server.add_user("li", "agent", Some("A"));
+    let sup = phone(dir.path(), &server, "sup");
+    let li = phone(dir.path(), &server, "li");
+    let c1 = with(&li, |c| {
+        c.create_customer(NewCustomer { profile: profile("吴一", "13700000001"), classification: None })
+    })
+    .unwrap();
+    sync(&li);
+    sync(&sup);
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<kefu_sync::Status>>> = std::sync::Arc::default();
+    let log = seen.clone();
+    let handle =
+        kefu_sync::start(sup.clone(), std::sync::Arc::new(move |s| log.lock().unwrap().push(s))).unwrap();
+    let idle = kefu_tests::eventually(Duration::from_secs(20), || {
+        seen.lock().unwrap().contains(&kefu_sync::Status::Idle).then_some(())
+    });
+    assert!(idle.is_some(), "{:?}", seen.lock().unwrap());
+
+    with(&li, |c| c.log_contact(&c1, kefu_model::enums::ContactChannel::Phone, "电话回访，客户满意"))
+        .unwrap();
+    let c2 = with(&li, |c| {
+        c.create_customer(NewCustomer { profile: profile("吴二", "13700000002"), classification: None })
+    })
+    .unwrap();
+    let sent = std::time::Instant::now();
+    sync(&li);
+    let arrived = kefu_tests::eventually(Duration::from_secs(10), || {
+        with(&sup, |c| {
+            let edited = c.read::<CustomerFile>(&c1).map(|f| f.contacts.len() == 1).unwrap_or(false);
+            let created = c.read::<CustomerFile>(&c2).is_ok();
+            (edited && created).then_some(())
+        })
+    });
+    assert!(arrived.is_some(), "pushes did not arrive: {:?}", seen.lock().unwrap());
+    eprintln!("live push arrived {} ms after the upload finished", sent.elapsed().as_millis());
+    handle.stop();
+}
+
+/// A document the server no longer lists for a phone is removed from it only when nothing
+/// made on the phone is waiting; unsent edits are kept and shown as refused.
+#[test]
+fn reassigned_files_leave_the_phone_only_when_nothing_is_unsettled() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("sup", "supervisor", Some("A"));
+    let zhang_id = server.add_user("zhang", "field", Some("A"));
+    let wang_id = server.add_user("wang", "field", Some("A"));
+    let sup = phone(dir.path(), &server, "sup");
+    let zhang = phone(dir.path(), &server, "zhang");
+    let (d1, d2) = with(&sup, |c| {
+        let d1 = c
+            .create_customer(NewCustomer { profile: profile("郑一", "13500000001"), classification: None })
+            .unwrap();
+        let d2 = c
+            .create_customer(NewCustomer { profile: profile("郑二", "13500000002"), classification: None })
+            .unwrap();
+        c.assign_customer(&d1, None, Some(zhang_id.clone())).unwrap();
+        c.assign_customer(&d2, None, Some(zhang_id.clone())).unwrap();
+        (d1, d2)
+    });
+    sync(&sup);
+    assert_eq!(sync(&zhang).received, 2);
+    // zhang edits d2 offline; meanwhile both files go to wang.
+    with(&zhang, |c| c.log_contact(&d2, kefu_model::enums::ContactChannel::Visit, "上门未遇")).unwrap();
+    with(&sup, |c| {
+        c.assign_customer(&d1, None, Some(wang_id.clone())).unwrap();
+        c.assign_customer(&d2, None, Some(wang_id.clone())).unwrap();
+    });
+    sync(&sup);
+    let r = sync(&zhang);
+    assert_eq!(r.removed, 1, "{r:?}");
+    let left = with(&zhang, |c| c.documents(None)).unwrap();
+    assert_eq!(left, vec![d2], "the file with an unsent edit stays");
+    match with(&zhang, |c| c.sync_status(&d2)).unwrap() {
+        SyncStatus::Rejected { reason } => {
+            assert!(reason.contains("not make this record available"), "{reason}")
+        }
+        other => panic!("expected rejected, got {other:?}"),
+    }
+    assert!(!left.contains(&d1));
+}

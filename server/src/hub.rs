@@ -27,6 +27,10 @@ struct Entry {
     device_id: String,
     peer_id: Option<String>,
     docs: HashSet<String>,
+    /// Wants every document of its team it may read pushed, not only those it synced
+    /// (`?follow=all`).
+    follow_all: bool,
+    team: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -48,7 +52,13 @@ impl Hub {
     }
 
     /// Registers a connection; returns its id and the channel it listens on.
-    pub fn register(&self, user_id: &str, device_id: &str) -> (u64, mpsc::UnboundedReceiver<Control>) {
+    pub fn register(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        team: Option<&str>,
+        follow_all: bool,
+    ) -> (u64, mpsc::UnboundedReceiver<Control>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         self.lock().conns.insert(
@@ -59,6 +69,8 @@ impl Hub {
                 device_id: device_id.to_string(),
                 peer_id: None,
                 docs: HashSet::new(),
+                follow_all,
+                team: team.map(str::to_string),
             },
         );
         (id, rx)
@@ -118,15 +130,20 @@ impl Hub {
     }
 
     /// Tells every follower of `doc` except `from` about it.
-    pub fn notify(&self, doc: &str, from: u64, what: &Control) {
+    /// Connections that follow all their documents hear of every change too; each decides by
+    /// its own access whether to pass it on.
+    /// `team` is the document's team (`None`: followers only).
+    pub fn notify(&self, doc: &str, team: Option<&str>, from: u64, what: &Control) {
         let inner = self.lock();
-        if let Some(set) = inner.by_doc.get(doc) {
-            for id in set {
-                if *id != from {
-                    if let Some(e) = inner.conns.get(id) {
-                        let _ = e.tx.send(what.clone());
-                    }
-                }
+        let followers = inner.by_doc.get(doc);
+        for (id, e) in &inner.conns {
+            let follows = followers.is_some_and(|s| s.contains(id))
+                || (e.follow_all
+                    && team.is_some()
+                    && e.team.as_deref() == team
+                    && matches!(what, Control::DocChanged(_)));
+            if *id != from && follows {
+                let _ = e.tx.send(what.clone());
             }
         }
     }

@@ -198,6 +198,9 @@ pub async fn resolve(state: &AppState, token: Option<String>) -> Result<Principa
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
     token: Option<String>,
+    /// `all`: push changes of every document this user may read, not only those synced on
+    /// this connection (Kefu phones ask for this; stock automerge-repo clients do not).
+    follow: Option<String>,
 }
 
 /// `GET /sync`: 401 before the upgrade without a valid token.
@@ -207,7 +210,10 @@ pub async fn handler(
     query: Result<Query<TokenQuery>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let q = query.ok().and_then(|Query(q)| q.token);
+    let (q, follow_all) = match query {
+        Ok(Query(q)) => (q.token, q.follow.as_deref() == Some("all")),
+        Err(_) => (None, false),
+    };
     let token = bearer(&headers, q.as_deref());
     let principal = match resolve(&state, token.clone()).await {
         Ok(p) => p,
@@ -222,7 +228,7 @@ pub async fn handler(
     // read and answered with an `error` message.
     ws.max_message_size(limit.saturating_mul(2))
         .max_frame_size(limit.saturating_mul(2))
-        .on_upgrade(move |socket| connection(socket, state, principal, token.unwrap_or_default()))
+        .on_upgrade(move |socket| connection(socket, state, principal, token.unwrap_or_default(), follow_all))
 }
 
 /// Per-document sync bookkeeping of one connection.
@@ -268,9 +274,16 @@ struct Bucket {
     at: Instant,
 }
 
-async fn connection(mut socket: WebSocket, state: AppState, principal: Principal, token: String) {
+async fn connection(
+    mut socket: WebSocket,
+    state: AppState,
+    principal: Principal,
+    token: String,
+    follow_all: bool,
+) {
     let shared = state.sync.clone();
-    let (id, mut control) = shared.hub.register(&principal.user_id, &principal.device_id);
+    let (id, mut control) =
+        shared.hub.register(&principal.user_id, &principal.device_id, principal.team.as_deref(), follow_all);
     tracing::info!(conn = id, user = %principal.user_id, device = %principal.device_id, "sync connection opened");
     let mut conn = Box::new(Conn { id, principal, peer: None, docs: HashMap::new(), ephemeral_count: 0 });
     let limits = shared.limits.clone();
@@ -460,7 +473,7 @@ fn handle_frame(st: &AppState, c: &mut Conn, bytes: &[u8]) -> Result<Step, Serve
                     document_id: document_id.clone(),
                     data,
                 };
-                shared.hub.notify(&document_id, c.id, &Control::Ephemeral(relay));
+                shared.hub.notify(&document_id, None, c.id, &Control::Ephemeral(relay));
             }
             Ok(Step::default())
         }
@@ -581,8 +594,11 @@ fn handle_doc(
                     metrics
                         .changes_accepted
                         .fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    let team = meta.team.clone();
                     cache.put(&doc_id, Stored { doc: after, meta });
                     st.sync.hub.subscribe(c.id, &doc_id);
+                    // Only channel sends: safe while holding the database.
+                    st.sync.hub.notify(&doc_id, Some(&team), c.id, &Control::DocChanged(doc_id.clone()));
                 }
                 (Outcome::Rejected { reason, .. }, _) => {
                     metrics
@@ -623,7 +639,7 @@ fn handle_doc(
         ds.state.set_read_only(true);
     }
     let has_changes = !msg.changes.is_empty();
-    let mut changed = false;
+    let mut changed: Option<String> = None;
     if ds.state.read_only || (!has_changes && ds.partial.is_none()) {
         // Nothing to apply (or the peer may not write here): read-only states ignore changes.
         if let Err(e) = stored.doc.sync().receive_sync_message(&mut ds.state, msg) {
@@ -687,8 +703,8 @@ fn handle_doc(
         match (outcome, meta) {
             (Outcome::Accepted { new }, Some(meta)) => {
                 metrics.changes_accepted.fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                changed = Some(meta.team.clone());
                 cache.put(&doc_id, Stored { doc: fork, meta });
-                changed = true;
             }
             (Outcome::Rejected { reason, .. }, _) => {
                 metrics.changes_rejected.fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -715,8 +731,8 @@ fn handle_doc(
     }
     drop(cache);
     drop(db);
-    if changed {
-        st.sync.hub.notify(&doc_id, c.id, &Control::DocChanged(doc_id.clone()));
+    if let Some(team) = changed {
+        st.sync.hub.notify(&doc_id, Some(&team), c.id, &Control::DocChanged(doc_id.clone()));
     }
     Ok(step)
 }
@@ -727,11 +743,23 @@ fn push(st: &AppState, c: &mut Conn, doc: &str) -> Result<Step, ServerError> {
     let db = st.db.lock();
     let mut cache = st.sync.cache();
     let Some(s) = cache.get(&db, doc)? else { return Ok(step) };
-    if access(&c.principal, &s.meta) == Access::None {
-        c.docs.remove(doc);
-        st.sync.hub.unsubscribe(c.id, doc);
-        step.send.push(unavailable(st, c, doc));
+    let acc = access(&c.principal, &s.meta);
+    if acc == Access::None {
+        // Told only if it was following the document (it may have lost access).
+        if c.docs.remove(doc).is_some() {
+            st.sync.hub.unsubscribe(c.id, doc);
+            step.send.push(unavailable(st, c, doc));
+        }
         return Ok(step);
+    }
+    if !c.docs.contains_key(doc) {
+        // A follow-all peer hears of a document it may read: start syncing it.
+        let mut ds = DocSync::new();
+        if acc == Access::Read {
+            ds.state.set_read_only(true);
+        }
+        c.docs.insert(doc.to_string(), ds);
+        st.sync.hub.subscribe(c.id, doc);
     }
     let Some(ds) = c.docs.get_mut(doc) else { return Ok(step) };
     if ds.pending.is_some() {

@@ -326,7 +326,7 @@ struct Engine {
 
 async fn connect(session: &Session, me: &str) -> Result<(Ws, String), SyncError> {
     let url = if let Some(rest) = session.server.strip_prefix("http://") {
-        format!("ws://{rest}/sync")
+        format!("ws://{rest}/sync?follow=all")
     } else if session.server.starts_with("https://") {
         return Err(SyncError::Network("https servers need a TLS build of the sync client".into()));
     } else {
