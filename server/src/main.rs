@@ -31,7 +31,7 @@ enum Command {
         data: PathBuf,
     },
     /// Seed a demo department (only into a data directory without users), then serve it like
-    /// `serve` and print the dashboard address and the demo logins.
+    /// `serve` and print the endpoints and the demo logins.
     Demo {
         /// Address to listen on; port 0 picks a free port.
         #[arg(long, env = "KEFU_LISTEN", default_value = "127.0.0.1:8080")]
@@ -173,7 +173,8 @@ fn run_demo(listen: SocketAddr, data: PathBuf) -> Result<(), ServerError> {
         None => println!("{} already holds data: not seeding the demo department again", data.display()),
     }
     serve(listen, data, move |addr| {
-        println!("dashboard: http://{addr}/");
+        // The supervisor dashboard (issue 4) is not built yet; print what a client can use now.
+        println!("sync endpoint: ws://{addr}/sync   manifest: http://{addr}/api/v1/manifest   metrics: http://{addr}/metrics");
         match &seeded {
             Some(s) => {
                 println!("demo accounts (for trying Kefu only: the password is published, do not keep real data here):");

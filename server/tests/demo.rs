@@ -167,7 +167,7 @@ fn the_demo_command_serves_the_seeded_department_with_working_logins() {
         before.push(line);
     };
     assert!(before.iter().any(|l| l.starts_with("seeded the demo department")), "{before:?}");
-    // After the address: the dashboard and the demo accounts, one per line.
+    // After the address: the endpoints and the demo accounts, one per line.
     let mut after = Vec::new();
     for line in lines.by_ref() {
         let done = line.trim_start().starts_with("admin ");
@@ -176,7 +176,8 @@ fn the_demo_command_serves_the_seeded_department_with_working_logins() {
             break;
         }
     }
-    assert!(after.iter().any(|l| l == &format!("dashboard: {url}/")), "{after:?}");
+    let ws = url.replace("http://", "ws://");
+    assert!(after.iter().any(|l| l.starts_with(&format!("sync endpoint: {ws}/sync"))), "{after:?}");
     let agent = after
         .iter()
         .find_map(|l| {
