@@ -242,6 +242,11 @@ fn misbehaving_connections_are_closed_alone() {
         send(&mut s, &join).await;
         assert!(closed_with_error(&mut s).await.contains("unsupported protocol"));
 
+        // A second join with the same sender id replaces the first socket.
+        let mut first = joined(&server, &token, "same-peer").await;
+        let _second = joined(&server, &token, "same-peer").await;
+        assert!(closed_with_error(&mut first).await.contains("replaced"));
+
         // The bystander still talks to the server, and a phone still syncs.
         let req = Message::Request {
             document_id: kefu_model::DocumentId::from_bytes([4; 16]).to_string(),
@@ -256,6 +261,11 @@ fn misbehaving_connections_are_closed_alone() {
     let r = sync(&li);
     assert!(r.accepted >= 1, "{r:?}");
     assert_eq!(with(&li, |c| c.sync_status(&id)).unwrap(), SyncStatus::Accepted);
+    // The phone has persistent storage: the server kept what they share for next time.
+    let kept = eventually(Duration::from_secs(5), || {
+        (server.count("SELECT count(*) FROM peer_sync_state") >= 1).then_some(())
+    });
+    assert!(kept.is_some());
     let metrics = server.metrics();
     assert!(metrics.contains("kefu_protocol_errors_total"), "{metrics}");
     assert!(!metrics.contains("kefu_protocol_errors_total 0\n"), "{metrics}");

@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/002_documents.sql"),
     kefu_store::db::INDEX_TABLES_SQL,
     include_str!("../migrations/004_server_meta.sql"),
+    include_str!("../migrations/005_peer_sync_state.sql"),
 ];
 
 /// The one writer connection, shared behind a mutex and used from blocking threads only.

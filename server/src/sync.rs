@@ -258,6 +258,8 @@ struct Conn {
     id: u64,
     principal: Principal,
     peer: Option<String>,
+    /// `user/storage-id` of a peer with persistent storage: its sync states are saved.
+    storage: Option<String>,
     docs: HashMap<String, DocSync>,
     ephemeral_count: u64,
 }
@@ -285,7 +287,8 @@ async fn connection(
     let (id, mut control) =
         shared.hub.register(&principal.user_id, &principal.device_id, principal.team.as_deref(), follow_all);
     tracing::info!(conn = id, user = %principal.user_id, device = %principal.device_id, "sync connection opened");
-    let mut conn = Box::new(Conn { id, principal, peer: None, docs: HashMap::new(), ephemeral_count: 0 });
+    let mut conn =
+        Box::new(Conn { id, principal, peer: None, storage: None, docs: HashMap::new(), ephemeral_count: 0 });
     let limits = shared.limits.clone();
     let mut ping = tokio::time::interval(limits.ping_interval);
     ping.tick().await;
@@ -376,6 +379,13 @@ async fn connection(
     }
     let _ = socket.send(WsMessage::Close(None)).await;
     shared.hub.unregister(id);
+    if conn.storage.is_some() {
+        let db = state.db.clone();
+        let saved = tokio::task::spawn_blocking(move || save_states(&db.lock(), &conn)).await;
+        if let Ok(Err(e)) = saved {
+            tracing::warn!(conn = id, error = %e, "sync states not saved");
+        }
+    }
     tracing::info!(conn = id, "sync connection closed");
 }
 
@@ -413,7 +423,14 @@ async fn on_blocking(
                 u64::MAX,
             );
             (
-                Box::new(Conn { id, principal, peer, docs: HashMap::new(), ephemeral_count: 0 }),
+                Box::new(Conn {
+                    id,
+                    principal,
+                    peer,
+                    storage: None,
+                    docs: HashMap::new(),
+                    ephemeral_count: 0,
+                }),
                 Step { close: Some("internal error; try again later".into()), ..Step::default() },
             )
         }
@@ -432,7 +449,11 @@ fn handle_frame(st: &AppState, c: &mut Conn, bytes: &[u8]) -> Result<Step, Serve
     };
     let shared = &st.sync;
     match msg {
-        Message::Join { sender_id, supported_protocol_versions, .. } => {
+        Message::Join { sender_id, supported_protocol_versions, metadata } => {
+            c.storage = metadata
+                .filter(|m| !m.is_ephemeral)
+                .and_then(|m| m.storage_id)
+                .map(|s| format!("{}/{s}", c.principal.user_id));
             if !supported_protocol_versions.iter().any(|v| v == PROTOCOL_VERSION) {
                 return Ok(Step {
                     close: Some(format!(
@@ -633,6 +654,16 @@ fn handle_doc(
     }
 
     let Some(stored) = cache.get(conn, &doc_id)? else { return Ok(step) };
+    if !c.docs.contains_key(&doc_id) {
+        let mut ds = DocSync::new();
+        if let Some(saved) = saved_state(conn, c.storage.as_deref(), &doc_id)? {
+            // Only what this copy really holds (a restored backup may hold less).
+            if saved.shared_heads.iter().all(|h| stored.doc.get_change_by_hash(h).is_some()) {
+                ds.state = saved;
+            }
+        }
+        c.docs.insert(doc_id.clone(), ds);
+    }
     let ds = c.docs.entry(doc_id.clone()).or_insert_with(DocSync::new);
     ds.pending = None;
     if acc == Access::Read && !ds.state.read_only {
@@ -735,6 +766,36 @@ fn handle_doc(
         st.sync.hub.notify(&doc_id, Some(&team), c.id, &Control::DocChanged(doc_id.clone()));
     }
     Ok(step)
+}
+
+fn saved_state(
+    conn: &Connection,
+    storage: Option<&str>,
+    doc: &str,
+) -> Result<Option<sync::State>, ServerError> {
+    let Some(peer) = storage else { return Ok(None) };
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT state FROM peer_sync_state WHERE peer = ?1 AND doc_id = ?2")?
+        .query_row([peer, doc], |r| r.get(0))
+        .optional()?;
+    Ok(bytes.and_then(|b| sync::State::decode(&b).ok()))
+}
+
+/// Saves what this peer and the server share, per document, in one transaction.
+fn save_states(db: &Connection, c: &Conn) -> Result<(), ServerError> {
+    let Some(peer) = &c.storage else { return Ok(()) };
+    let tx = db.unchecked_transaction()?;
+    let now = now_ms();
+    for (doc, ds) in &c.docs {
+        if ds.pending.is_none() && !ds.state.shared_heads.is_empty() {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO peer_sync_state (peer, doc_id, state, updated_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(rusqlite::params![peer, doc, ds.state.encode(), now])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// Another connection changed `doc`: send this peer what it lacks (if it may still see it).

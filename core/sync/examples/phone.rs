@@ -22,7 +22,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut client = Client::open(&path)?;
     let t = Instant::now();
     let session = kefu_sync::login(&mut client, &server, &user, &password, "example phone")?;
-    println!("signed in as {} ({}) in {} ms; store at {}", session.display_name, session.role, t.elapsed().as_millis(), path.display());
+    println!(
+        "signed in as {} ({}) in {} ms; store at {}",
+        session.display_name,
+        session.role,
+        t.elapsed().as_millis(),
+        path.display()
+    );
     let store = Arc::new(Mutex::new(client));
 
     let t = Instant::now();

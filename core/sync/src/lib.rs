@@ -324,7 +324,7 @@ struct Engine {
     listener: Arc<dyn Fn(Status) + Send + Sync>,
 }
 
-async fn connect(session: &Session, me: &str) -> Result<(Ws, String), SyncError> {
+async fn connect(session: &Session, me: &str, storage_id: &str) -> Result<(Ws, String), SyncError> {
     let url = if let Some(rest) = session.server.strip_prefix("http://") {
         format!("ws://{rest}/sync?follow=all")
     } else if session.server.starts_with("https://") {
@@ -350,7 +350,7 @@ async fn connect(session: &Session, me: &str) -> Result<(Ws, String), SyncError>
     let join = Message::Join {
         sender_id: me.to_string(),
         supported_protocol_versions: vec![PROTOCOL_VERSION.into()],
-        metadata: Some(PeerMetadata { storage_id: None, is_ephemeral: false }),
+        metadata: Some(PeerMetadata { storage_id: Some(storage_id.to_string()), is_ephemeral: false }),
     };
     ws.send(WsMessage::Binary(kefu_protocol::encode(&join).into()))
         .await
@@ -545,7 +545,10 @@ async fn open_engine(
     listener: Arc<dyn Fn(Status) + Send + Sync>,
 ) -> Result<Engine, SyncError> {
     let me = peer_id(session);
-    let (ws, server) = connect(session, &me).await?;
+    // The store's actor id doubles as its storage id: the server keeps what it and this
+    // store are known to share, so the next connection starts from there.
+    let storage_id = store.lock().unwrap_or_else(|p| p.into_inner()).actor().to_hex_string();
+    let (ws, server) = connect(session, &me, &storage_id).await?;
     let mut e = Engine {
         store: store.clone(),
         ws,
