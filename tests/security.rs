@@ -153,6 +153,20 @@ fn tokens_access_and_read_only_users() {
         other => panic!("expected rejected, got {other:?}"),
     }
     assert_eq!(server.count(&format!("SELECT count(*) FROM provenance WHERE doc_id = '{roster}'")), before);
+
+    // The phone sets the refused change aside (kept, with the reason) and the record
+    // continues from the server's version.
+    let n = with(&zhang, |c| c.set_aside_rejected(&roster.to_string())).unwrap();
+    assert_eq!(n, 1);
+    let kept = with(&zhang, |c| c.set_aside(Some(&roster.to_string()))).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].reason.as_deref().unwrap_or_default().contains("read"));
+    assert_eq!(with(&zhang, |c| c.sync_status(&roster)).unwrap(), SyncStatus::Accepted);
+    let r = sync(&zhang);
+    assert_eq!(r.rejected, 0, "{r:?}");
+    let mine = with(&zhang, |c| c.read::<kefu_model::records::roster::Roster>(&roster)).unwrap();
+    let theirs = with(&sup_a, |c| c.read::<kefu_model::records::roster::Roster>(&roster)).unwrap();
+    assert_eq!(mine, theirs);
 }
 
 #[test]

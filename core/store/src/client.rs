@@ -26,7 +26,7 @@ use crate::error::{Result, StoreError};
 use crate::{db, project};
 
 mod sync;
-pub use sync::SyncReceived;
+pub use sync::{SetAside, SyncReceived};
 
 /// Who uses this device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

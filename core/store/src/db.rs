@@ -16,6 +16,7 @@ use crate::error::{Result, StoreError};
 pub const MIGRATIONS: &[&str] = &[
     concat!(include_str!("../migrations/001_init.sql"), include_str!("../migrations/index_tables.sql")),
     include_str!("../migrations/002_heads.sql"),
+    include_str!("../migrations/003_set_aside.sql"),
 ];
 
 /// The index tables' DDL, shared with the server (which projects the same tables).

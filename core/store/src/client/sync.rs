@@ -281,3 +281,89 @@ impl Client {
         )?)
     }
 }
+
+/// A change taken out of its document after the server refused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    /// Change hash (hex).
+    pub hash: String,
+    /// Document.
+    pub doc_id: String,
+    /// The server's reason (for changes that only built on a refused one: that reason too).
+    pub reason: Option<String>,
+    /// When it was set aside, Unix ms.
+    pub at: i64,
+}
+
+impl Client {
+    /// Takes the refused changes of a document — and the changes made here on top of them —
+    /// out of it, so the record continues from what the server accepted. They are kept in
+    /// the `set_aside` table with the reason, never deleted. Returns how many were set aside.
+    pub fn set_aside_rejected(&mut self, id: &str) -> Result<usize> {
+        let rejected: Vec<(String, Option<String>)> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT hash, reason FROM changes WHERE doc_id = ?1 AND status = 'rejected'")?;
+            let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        if rejected.is_empty() {
+            return Ok(0);
+        }
+        let reason = rejected.iter().find_map(|(_, r)| r.clone());
+        let mut doc = self.load(id)?;
+        let all = doc.automerge().get_changes(&[]);
+        let mut out: HashSet<ChangeHash> = HashSet::new();
+        for (h, _) in &rejected {
+            if let Ok(hash) = h.parse::<ChangeHash>() {
+                out.insert(hash);
+            }
+        }
+        // Changes come in causal order: one that depends on a set-aside change goes too.
+        let mut keep = Vec::new();
+        let mut gone = Vec::new();
+        for c in all {
+            if out.contains(&c.hash()) || c.deps().iter().any(|d| out.contains(d)) {
+                out.insert(c.hash());
+                gone.push(c);
+            } else {
+                keep.push(c);
+            }
+        }
+        let mut fresh = AutoCommit::new().with_actor(self.actor.clone());
+        fresh
+            .apply_changes(keep)
+            .map_err(|e| StoreError::Document(format!("rebuilding {id} without refused changes: {e}")))?;
+        let mut rebuilt = KefuDoc::from_automerge(fresh);
+        let now = self.now();
+        {
+            let tx = self.conn.transaction()?;
+            for c in &gone {
+                let h = c.hash().to_string();
+                tx.execute(
+                    "INSERT OR IGNORE INTO set_aside (hash, doc_id, change, reason, set_aside_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![h, id, c.raw_bytes(), reason, now],
+                )?;
+                tx.execute("DELETE FROM changes WHERE hash = ?1", [&h])?;
+            }
+            tx.execute("DELETE FROM sync_state WHERE doc_id = ?1", [id])?;
+            tx.commit()?;
+        }
+        self.sync_states.retain(|(d, _), _| d != id);
+        drop(doc);
+        self.persist(id, &mut rebuilt, None, &[])?;
+        self.cache.put(id, rebuilt);
+        Ok(gone.len())
+    }
+
+    /// Changes set aside from a document (or from all, with `None`), newest first.
+    pub fn set_aside(&self, id: Option<&str>) -> Result<Vec<SetAside>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT hash, doc_id, reason, set_aside_at FROM set_aside WHERE ?1 IS NULL OR doc_id = ?1 ORDER BY set_aside_at DESC, hash",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(SetAside { hash: r.get(0)?, doc_id: r.get(1)?, reason: r.get(2)?, at: r.get(3)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
