@@ -371,4 +371,10 @@ fn reassigned_files_leave_the_phone_only_when_nothing_is_unsettled() {
         other => panic!("expected rejected, got {other:?}"),
     }
     assert!(!left.contains(&d1));
+    let kept = server
+        .count(&format!("SELECT count(*) FROM quarantine WHERE doc_id = '{d2}' AND user_id = '{zhang_id}'"));
+    assert_eq!(kept, 1, "the unsent edit is kept on the server for the supervisor");
+    // Syncing again offers the same refused edit again: still one quarantine entry.
+    sync(&zhang);
+    assert_eq!(server.count(&format!("SELECT count(*) FROM quarantine WHERE doc_id = '{d2}'")), 1);
 }

@@ -142,7 +142,7 @@ fn hex_heads(heads: &[ChangeHash]) -> String {
     heads.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",")
 }
 
-fn quarantine(
+pub(crate) fn quarantine(
     conn: &Connection,
     p: &Principal,
     doc_id: &str,
@@ -152,6 +152,17 @@ fn quarantine(
 ) -> Result<Outcome, ServerError> {
     let bytes: Vec<u8> = changes.iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
     let hashes = changes.iter().map(|c| c.hash().to_string()).collect::<Vec<_>>().join(",");
+    // The same refused changes offered again (a phone reconnecting) are one entry, not many.
+    let known: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM quarantine WHERE doc_id = ?1 AND change_hashes = ?2 AND status = 'open'",
+            params![doc_id, hashes],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = known {
+        return Ok(Outcome::Rejected { reason: reason.to_string(), quarantine_id: id });
+    }
     conn.execute(
         "INSERT INTO quarantine (doc_id, user_id, device_id, received_at, reason, changes, change_hashes) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -77,11 +77,15 @@ impl Hub {
     }
 
     /// Records the peer id a connection joined with. An older connection with the same peer id
-    /// is told to close: a second `join` from the same sender replaces the old socket.
+    /// of the same user is told to close: a second `join` from the same sender replaces the old
+    /// socket.
     pub fn set_peer(&self, conn: u64, peer_id: &str) {
         let mut inner = self.lock();
+        let user = inner.conns.get(&conn).map(|e| e.user_id.clone());
         for (id, e) in &inner.conns {
-            if *id != conn && e.peer_id.as_deref() == Some(peer_id) {
+            // Only the same user's older socket: nobody can close another user's connection
+            // by guessing its peer id.
+            if *id != conn && e.peer_id.as_deref() == Some(peer_id) && Some(&e.user_id) == user.as_ref() {
                 let _ = e.tx.send(Control::Close("replaced by a newer connection of the same peer".into()));
             }
         }

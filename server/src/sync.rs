@@ -269,6 +269,8 @@ struct Conn {
 struct Step {
     send: Vec<Message>,
     close: Option<String>,
+    /// Close without an error (the peer said `leave`).
+    bye: bool,
 }
 
 struct Bucket {
@@ -369,6 +371,9 @@ async fn connection(
         }
         if let Some(reason) = step.close {
             break Some(reason);
+        }
+        if step.bye {
+            break None;
         }
     };
     if let Some(reason) = &reason {
@@ -474,17 +479,19 @@ fn handle_frame(st: &AppState, c: &mut Conn, bytes: &[u8]) -> Result<Step, Serve
                         is_ephemeral: false,
                     }),
                 }],
-                close: None,
+                ..Step::default()
             })
         }
         _ if c.peer.is_none() => {
             Ok(Step { close: Some("the first message must be join".into()), ..Step::default() })
         }
-        Message::Leave { .. } => Ok(Step { close: Some("peer left".into()), send: Vec::new() }),
+        Message::Leave { .. } => Ok(Step { bye: true, ..Step::default() }),
         Message::Request { document_id, data, .. } => handle_doc(st, c, true, document_id, &data),
         Message::Sync { document_id, data, .. } => handle_doc(st, c, false, document_id, &data),
         Message::Ephemeral { sender_id, count, session_id, document_id, data, .. } => {
-            let may = c.docs.get(&document_id).is_some_and(|d| d.pending.is_none());
+            // Kefu notices speak for the server: a peer may not relay one.
+            let may = c.docs.get(&document_id).is_some_and(|d| d.pending.is_none())
+                && Notice::decode(&data).is_none();
             if may {
                 let relay = Message::Ephemeral {
                     sender_id,
@@ -602,6 +609,26 @@ fn handle_doc(
         }
         let complete = !fork.get_heads().is_empty() && fork.get_missing_deps(&[]).is_empty();
         if complete && exists {
+            // Someone without access sent changes to an existing record (typically edits
+            // made before it was reassigned away): keep them for the supervisor, answer as
+            // for any record they may not see.
+            if let Some(stored) = cache.get(conn, &doc_id)? {
+                let theirs = fork.get_changes(&[]);
+                let new: Vec<_> = theirs
+                    .into_iter()
+                    .filter(|ch| stored.doc.get_change_by_hash(&ch.hash()).is_none())
+                    .collect();
+                if !new.is_empty() {
+                    let reason = format!(
+                        "{} ({}) changed a record they may not access (reassigned away?); kept for the supervisor",
+                        principal.user_id, principal.role
+                    );
+                    accept::quarantine(conn, &principal, &doc_id, &new, &reason, now)?;
+                    metrics
+                        .changes_rejected
+                        .fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
             c.docs.remove(&doc_id);
             step.send.push(unavailable(st, c, &doc_id));
             return Ok(step);

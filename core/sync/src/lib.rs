@@ -472,6 +472,7 @@ impl Engine {
                     self.send(&m).await?;
                 }
                 if got.in_sync {
+                    self.rounds.remove(&document_id);
                     self.orphans.remove(&document_id);
                     self.finish(&document_id);
                 }
@@ -497,8 +498,10 @@ impl Engine {
                 self.report.rejected += rejected;
                 self.finish(&document_id);
             }
-            Message::Ephemeral { document_id, data, .. } => {
-                if let Some(n) = Notice::decode(&data) {
+            Message::Ephemeral { document_id, data, sender_id, .. } => {
+                // Only the server speaks for the server.
+                let notice = if sender_id == self.server { Notice::decode(&data) } else { None };
+                if let Some(n) = notice {
                     let d = document_id.clone();
                     let reason = n.reason.clone();
                     let hashes = n.hashes.clone();
@@ -682,7 +685,12 @@ async fn live(
     let mut backoff = Duration::from_secs(1);
     loop {
         listener(Status::Connecting);
+        let began = std::time::Instant::now();
         let res = connected(&store, &listener, &mut rx).await;
+        if began.elapsed() > Duration::from_secs(30) {
+            // It was connected for a while: the next failure starts the backoff afresh.
+            backoff = Duration::from_secs(1);
+        }
         match res {
             Ok(()) => break,
             Err(SyncError::Unauthorized) => {
