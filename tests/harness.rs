@@ -10,7 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kefu_store::Client;
+use kefu_model::enums::SourceChannel;
+use kefu_model::records::customer::Profile;
+use kefu_store::{Client, NewCustomer};
 use kefu_sync::SharedStore;
 
 /// The server binary, built by `cargo test --workspace` beside this test's executable.
@@ -209,4 +211,22 @@ pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A customer profile taken by phone, with an address in 浦东新区.
+pub fn profile(name: &str, phone_no: &str) -> Profile {
+    Profile {
+        name: name.into(),
+        phones: vec![phone_no.into()],
+        email: None,
+        wechat: None,
+        address: Some("上海市浦东新区张杨路 500 号".into()),
+        district: Some("浦东新区".into()),
+        source: SourceChannel::Phone,
+    }
+}
+
+/// A new customer file with [`profile`].
+pub fn new_customer(name: &str, phone_no: &str) -> NewCustomer {
+    NewCustomer { profile: profile(name, phone_no), classification: None }
 }

@@ -9,10 +9,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use kefu_model::enums::SourceChannel;
-use kefu_model::records::customer::{CustomerFile, Profile};
-use kefu_store::NewCustomer;
-use kefu_tests::{password, phone, sync, with, Server};
+use kefu_model::records::customer::CustomerFile;
+use kefu_tests::{new_customer, password, phone, sync, with, Server};
 
 fn js_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
@@ -43,21 +41,7 @@ fn the_stock_automerge_repo_client_creates_edits_and_is_refused_invalid_records(
     let sup = phone(dir.path(), &server, "sup");
 
     // A customer file made by the agent's Rust phone, for the JS client to edit.
-    let existing = with(&li, |c| {
-        c.create_customer(NewCustomer {
-            profile: Profile {
-                name: "周九".into(),
-                phones: vec!["13622223333".into()],
-                email: None,
-                wechat: None,
-                address: None,
-                district: None,
-                source: SourceChannel::Phone,
-            },
-            classification: None,
-        })
-    })
-    .unwrap();
+    let existing = with(&li, |c| c.create_customer(new_customer("周九", "13622223333"))).unwrap();
     sync(&li);
 
     let pw = password("li");

@@ -9,11 +9,10 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use kefu_model::automerge::sync::{self, SyncDoc};
 use kefu_model::automerge::AutoCommit;
-use kefu_model::enums::{Shift, SourceChannel};
-use kefu_model::records::customer::Profile;
+use kefu_model::enums::Shift;
 use kefu_protocol::Message;
-use kefu_store::{NewCustomer, SyncStatus};
-use kefu_tests::{eventually, phone, sync, with, Server};
+use kefu_store::SyncStatus;
+use kefu_tests::{eventually, new_customer, phone, sync, with, Server};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
@@ -75,21 +74,6 @@ async fn closed_with_error(s: &mut Socket) -> String {
     error.expect("an error message before the close")
 }
 
-fn customer(name: &str) -> NewCustomer {
-    NewCustomer {
-        profile: Profile {
-            name: name.into(),
-            phones: vec!["13911112222".into()],
-            email: None,
-            wechat: None,
-            address: None,
-            district: None,
-            source: SourceChannel::Phone,
-        },
-        classification: None,
-    }
-}
-
 #[test]
 fn tokens_access_and_read_only_users() {
     let dir = tempfile::tempdir().unwrap();
@@ -100,7 +84,7 @@ fn tokens_access_and_read_only_users() {
     let sup_b = phone(dir.path(), &server, "sup_b");
     let sup_a = phone(dir.path(), &server, "sup_a");
     let zhang = phone(dir.path(), &server, "zhang");
-    let other_team = with(&sup_b, |c| c.create_customer(customer("赵六"))).unwrap();
+    let other_team = with(&sup_b, |c| c.create_customer(new_customer("赵六", "13911112222"))).unwrap();
     sync(&sup_b);
 
     let rt = rt();
@@ -175,7 +159,7 @@ fn revoking_a_device_closes_its_live_socket_at_once() {
     let server = Server::start(&dir.path().join("server"));
     server.add_user("li", "agent", Some("A"));
     let li = phone(dir.path(), &server, "li");
-    with(&li, |c| c.create_customer(customer("钱七"))).unwrap();
+    with(&li, |c| c.create_customer(new_customer("钱七", "13911112222"))).unwrap();
     let seen: Arc<Mutex<Vec<kefu_sync::Status>>> = Arc::default();
     let log = seen.clone();
     let handle = kefu_sync::start(li.clone(), Arc::new(move |s| log.lock().unwrap().push(s))).unwrap();
@@ -271,7 +255,7 @@ fn misbehaving_connections_are_closed_alone() {
         send(&mut bystander, &req).await;
         assert!(matches!(recv(&mut bystander).await, Some(Message::DocUnavailable { .. })));
     });
-    let id = with(&li, |c| c.create_customer(customer("孙八"))).unwrap();
+    let id = with(&li, |c| c.create_customer(new_customer("孙八", "13911112222"))).unwrap();
     let r = sync(&li);
     assert!(r.accepted >= 1, "{r:?}");
     assert_eq!(with(&li, |c| c.sync_status(&id)).unwrap(), SyncStatus::Accepted);

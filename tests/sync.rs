@@ -5,24 +5,12 @@
 
 use std::time::Duration;
 
-use kefu_model::enums::{ClockKind, SourceChannel, VisitReason};
+use kefu_model::enums::{ClockKind, VisitReason};
 use kefu_model::lifecycle::VisitStep;
-use kefu_model::records::customer::{CustomerFile, Profile};
+use kefu_model::records::customer::CustomerFile;
 use kefu_model::verbs::{NewVisit, VisitCompletion};
-use kefu_store::{NewCustomer, SyncStatus};
-use kefu_tests::{phone, sync, with, Server};
-
-fn profile(name: &str, phone_no: &str) -> Profile {
-    Profile {
-        name: name.into(),
-        phones: vec![phone_no.into()],
-        email: None,
-        wechat: None,
-        address: Some("上海市浦东新区张杨路 500 号".into()),
-        district: Some("浦东新区".into()),
-        source: SourceChannel::Phone,
-    }
-}
+use kefu_store::SyncStatus;
+use kefu_tests::{new_customer, phone, profile, sync, with, Server};
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
@@ -41,10 +29,7 @@ fn two_phones_converge_and_the_same_field_edit_is_a_visible_conflict() {
     let sup = phone(dir.path(), &server, "sup");
 
     // The agent takes a new customer; it is created on the server by syncing.
-    let id = with(&li, |c| {
-        c.create_customer(NewCustomer { profile: profile("王芳", "13800001111"), classification: None })
-    })
-    .unwrap();
+    let id = with(&li, |c| c.create_customer(new_customer("王芳", "13800001111"))).unwrap();
     let r = sync(&li);
     assert!(r.accepted >= 1, "{r:?}");
     assert_eq!(with(&li, |c| c.sync_status(&id)).unwrap(), SyncStatus::Accepted);
@@ -125,12 +110,8 @@ fn a_day_offline_arrives_whole_and_a_quiet_reconnect_is_one_round_trip() {
     let mut jobs = Vec::new();
     with(&sup, |c| {
         for i in 0..30 {
-            let id = c
-                .create_customer(NewCustomer {
-                    profile: profile(&format!("客户{i:02}"), &format!("1390000{i:04}")),
-                    classification: None,
-                })
-                .unwrap();
+            let id =
+                c.create_customer(new_customer(&format!("客户{i:02}"), &format!("1390000{i:04}"))).unwrap();
             c.assign_customer(&id, None, Some(zhang_id.clone())).unwrap();
             let visit = c
                 .dispatch_visit(
@@ -216,10 +197,10 @@ fn a_killed_server_keeps_every_acknowledged_change_and_phones_upload_the_rest() 
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 40 {
                     for _ in 0..2 {
                         with(&p, |c| {
-                            c.create_customer(NewCustomer {
-                                profile: profile(&format!("客户{i}-{n}"), &format!("137{i:02}00{n:04}")),
-                                classification: None,
-                            })
+                            c.create_customer(new_customer(
+                                &format!("客户{i}-{n}"),
+                                &format!("137{i:02}00{n:04}"),
+                            ))
                         })
                         .unwrap();
                         n += 1;
@@ -294,10 +275,7 @@ fn a_connected_phone_receives_other_phones_changes_live() {
     server.add_user("li", "agent", Some("A"));
     let sup = phone(dir.path(), &server, "sup");
     let li = phone(dir.path(), &server, "li");
-    let c1 = with(&li, |c| {
-        c.create_customer(NewCustomer { profile: profile("吴一", "13700000001"), classification: None })
-    })
-    .unwrap();
+    let c1 = with(&li, |c| c.create_customer(new_customer("吴一", "13700000001"))).unwrap();
     sync(&li);
     sync(&sup);
     let seen: std::sync::Arc<std::sync::Mutex<Vec<kefu_sync::Status>>> = std::sync::Arc::default();
@@ -311,10 +289,7 @@ fn a_connected_phone_receives_other_phones_changes_live() {
 
     with(&li, |c| c.log_contact(&c1, kefu_model::enums::ContactChannel::Phone, "电话回访，客户满意"))
         .unwrap();
-    let c2 = with(&li, |c| {
-        c.create_customer(NewCustomer { profile: profile("吴二", "13700000002"), classification: None })
-    })
-    .unwrap();
+    let c2 = with(&li, |c| c.create_customer(new_customer("吴二", "13700000002"))).unwrap();
     let sent = std::time::Instant::now();
     sync(&li);
     let arrived = kefu_tests::eventually(Duration::from_secs(10), || {
@@ -341,12 +316,8 @@ fn reassigned_files_leave_the_phone_only_when_nothing_is_unsettled() {
     let sup = phone(dir.path(), &server, "sup");
     let zhang = phone(dir.path(), &server, "zhang");
     let (d1, d2) = with(&sup, |c| {
-        let d1 = c
-            .create_customer(NewCustomer { profile: profile("郑一", "13500000001"), classification: None })
-            .unwrap();
-        let d2 = c
-            .create_customer(NewCustomer { profile: profile("郑二", "13500000002"), classification: None })
-            .unwrap();
+        let d1 = c.create_customer(new_customer("郑一", "13500000001")).unwrap();
+        let d2 = c.create_customer(new_customer("郑二", "13500000002")).unwrap();
         c.assign_customer(&d1, None, Some(zhang_id.clone())).unwrap();
         c.assign_customer(&d2, None, Some(zhang_id.clone())).unwrap();
         (d1, d2)

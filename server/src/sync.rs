@@ -21,7 +21,7 @@
 //! Accepted changes are pushed to every other connection following the document.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::QueryRejection;
@@ -401,7 +401,9 @@ async fn on_blocking(
     f: impl FnOnce(&AppState, &mut Conn) -> Result<Step, ServerError> + Send + 'static,
 ) -> (Box<Conn>, Step) {
     let st = state.clone();
-    let peer = conn.peer.clone();
+    // Kept outside, so a panicking handler still leaves a connection to close properly.
+    let (id, principal, peer, storage) =
+        (conn.id, conn.principal.clone(), conn.peer.clone(), conn.storage.clone());
     let res = tokio::task::spawn_blocking(move || {
         let mut conn = conn;
         let step = f(&st, &mut conn);
@@ -418,24 +420,8 @@ async fn on_blocking(
             // The handler panicked: the connection state went with it. Close this connection
             // only; the server and its other connections go on.
             tracing::error!(error = %e, ?peer, "sync handler panicked");
-            let (principal, id) = (
-                Principal {
-                    user_id: String::new(),
-                    device_id: String::new(),
-                    role: kefu_model::enums::Role::Admin,
-                    team: None,
-                },
-                u64::MAX,
-            );
             (
-                Box::new(Conn {
-                    id,
-                    principal,
-                    peer,
-                    storage: None,
-                    docs: HashMap::new(),
-                    ephemeral_count: 0,
-                }),
+                Box::new(Conn { id, principal, peer, storage, docs: HashMap::new(), ephemeral_count: 0 }),
                 Step { close: Some("internal error; try again later".into()), ..Step::default() },
             )
         }
@@ -858,9 +844,6 @@ fn push(st: &AppState, c: &mut Conn, doc: &str) -> Result<Step, ServerError> {
     }
     Ok(step)
 }
-
-/// Shared sync state for the app.
-pub type Shared = Arc<SyncShared>;
 
 impl Limits {
     /// The defaults, overridden by `KEFU_MAX_MESSAGE_BYTES`, `KEFU_MAX_DOCUMENT_BYTES`,

@@ -706,27 +706,6 @@ impl Client {
         Ok(())
     }
 
-    /// The saved sync state with a peer for a document.
-    pub fn sync_state(&self, id: &DocumentId, peer: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT state FROM sync_state WHERE doc_id = ?1 AND peer = ?2",
-                params![id.to_string(), peer],
-                |r| r.get(0),
-            )
-            .optional()?)
-    }
-
-    /// Saves the sync state with a peer for a document.
-    pub fn save_sync_state(&mut self, id: &DocumentId, peer: &str, state: &[u8]) -> Result<()> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO sync_state VALUES (?1, ?2, ?3)",
-            params![id.to_string(), peer, state],
-        )?;
-        Ok(())
-    }
-
     // ---- customers -----------------------------------------------------------------------------
 
     /// Creates a customer file in this user's team (assigned to its creator when an agent).

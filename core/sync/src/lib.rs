@@ -767,12 +767,3 @@ async fn connected(
     close(store, e).await;
     res
 }
-
-/// Documents with a local copy and their status, for an outbox screen.
-pub fn pending_documents(store: &Client) -> Result<HashMap<String, usize>, SyncError> {
-    let mut out = HashMap::new();
-    for e in store.outbox()? {
-        *out.entry(e.doc_id).or_insert(0) += 1;
-    }
-    Ok(out)
-}

@@ -90,7 +90,8 @@ impl Client {
         Ok(saved.and_then(|b| sync::State::decode(&b).ok()).unwrap_or_default())
     }
 
-    fn exists(&self, id: &str) -> Result<bool> {
+    /// Whether this device holds the document.
+    pub fn has_document(&self, id: &str) -> Result<bool> {
         Ok(self
             .conn
             .query_row("SELECT 1 FROM documents WHERE doc_id = ?1", [id], |_| Ok(()))
@@ -103,7 +104,7 @@ impl Client {
     /// Local changes the message carries move from `local` to `sent`.
     pub fn sync_generate(&mut self, id: &str, peer: &str) -> Result<Option<Vec<u8>>> {
         let mut state = self.sync_state_for(id, peer)?;
-        let message = if self.exists(id)? {
+        let message = if self.has_document(id)? {
             let mut doc = self.load(id)?;
             let m = doc.automerge().sync().generate_sync_message(&mut state);
             self.cache.put(id, doc);
@@ -136,7 +137,7 @@ impl Client {
             .map_err(|e| StoreError::Document(format!("not a sync message for {id}: {e}")))?;
         let mut state = self.sync_state_for(id, peer)?;
         let mut out = SyncReceived::default();
-        let mut doc = if self.exists(id)? {
+        let mut doc = if self.has_document(id)? {
             self.load(id)?
         } else {
             let actor = self.actor.clone();
@@ -266,11 +267,6 @@ impl Client {
 }
 
 impl Client {
-    /// Whether this device holds the document.
-    pub fn has_document(&self, id: &str) -> Result<bool> {
-        self.exists(id)
-    }
-
     /// The server lists the document with exactly our heads: every change made here is
     /// there, so all waiting ones are accepted. Returns how many moved.
     pub fn mark_all_accepted(&mut self, id: &str) -> Result<usize> {
