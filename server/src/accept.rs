@@ -301,8 +301,13 @@ pub fn accept_merged(
         hashes.push(hash);
     }
     // The supervisor's tables change in the same transaction as the bytes they describe.
-    kefu_store::project::project(&tx, doc_id, &KefuDoc::from_automerge(after.clone()))
+    let mut projected = KefuDoc::from_automerge(after.clone());
+    kefu_store::project::project(&tx, doc_id, &projected)
         .map_err(|e| ServerError::Internal(format!("projecting {doc_id}: {e}")))?;
+    tx.execute(
+        "UPDATE documents SET conflicts = ?2 WHERE doc_id = ?1",
+        params![doc_id, projected.conflicts().len() as i64],
+    )?;
     tx.commit()?;
     Ok((Outcome::Accepted { new: hashes }, Some(meta)))
 }

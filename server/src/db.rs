@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[&str] = &[
     kefu_store::db::INDEX_TABLES_SQL,
     include_str!("../migrations/004_server_meta.sql"),
     include_str!("../migrations/005_peer_sync_state.sql"),
+    include_str!("../migrations/006_review.sql"),
 ];
 
 /// The one writer connection, shared behind a mutex and used from blocking threads only.
@@ -71,6 +72,7 @@ impl Db {
                 s
             }
         };
+        count_conflicts(&conn)?;
         Ok(Db { conn: Arc::new(Mutex::new(conn)), path, storage_id })
     }
 
@@ -98,4 +100,20 @@ impl Db {
         // a poisoned lock is safe to reuse.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Counts the conflicting fields of documents stored before conflicts were counted at
+/// acceptance (schema version 6).
+fn count_conflicts(conn: &Connection) -> Result<(), ServerError> {
+    let ids: Vec<String> = conn
+        .prepare("SELECT doc_id FROM documents WHERE conflicts = -1")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in ids {
+        if let Some(stored) = crate::accept::load(conn, &id)? {
+            let n = kefu_model::KefuDoc::from_automerge(stored.doc).conflicts().len() as i64;
+            conn.execute("UPDATE documents SET conflicts = ?2 WHERE doc_id = ?1", rusqlite::params![id, n])?;
+        }
+    }
+    Ok(())
 }

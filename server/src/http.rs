@@ -47,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/devices", get(devices))
         .route("/api/v1/devices/{id}/revoke", post(revoke_device))
         .route("/api/v1/users/{id}/disable", post(disable_user))
+        .merge(crate::web::routes())
         .with_state(state)
 }
 

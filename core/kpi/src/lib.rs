@@ -4,7 +4,9 @@
 //! This crate is pure: every function is a function of its arguments. It does no I/O, reads
 //! no clock and holds no state, so the phone (a person looking at their own month) and the
 //! server (the supervisor's report, the monthly allowance) compute the same figures from the
-//! same counts. Collecting the counts ([`PersonPeriodFacts`]) from records is the store's job.
+//! same counts. The counts ([`PersonPeriodFacts`]) are collected from the records of
+//! `kefu-model` by [`facts`] ([`collect_month`], [`collect_year`]), with the counting rules in
+//! that module's docs.
 //!
 //! # Where the rules come from
 //!
@@ -90,6 +92,10 @@ use std::iter::Sum;
 use std::ops::AddAssign;
 
 use serde::{Deserialize, Serialize};
+
+pub mod facts;
+
+pub use facts::{collect_month, collect_year, CollectRules, Month, TeamRecords};
 
 /// Raw counts for one staff member over one period (a month, or a year as the sum of months).
 ///
