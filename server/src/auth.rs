@@ -86,7 +86,7 @@ pub fn add_user(conn: &Connection, user: &NewUser, password: &str) -> Result<Str
 }
 
 /// What a successful sign-in returns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoginResponse {
     /// Bearer token (shown once).
     pub token: String,

@@ -6,11 +6,12 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use kefu_model::enums::Role;
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
+use utoipa_axum::routes;
 
 use crate::access::{access, Access, DocMeta};
 use crate::auth::{self, LoginResponse, Principal};
@@ -36,17 +37,22 @@ impl AppState {
     }
 }
 
-/// The router.
+/// The router: sync, the JSON API (with its generated OpenAPI document), the dashboard.
 pub fn app(state: AppState) -> Router {
+    let (api, openapi) = crate::api::router()
+        .routes(routes!(login))
+        .routes(routes!(manifest))
+        .routes(routes!(devices))
+        .routes(routes!(revoke_device))
+        .routes(routes!(disable_user))
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/sync", get(sync::handler))
-        .route("/api/v1/login", post(login))
-        .route("/api/v1/manifest", get(manifest))
-        .route("/api/v1/devices", get(devices))
-        .route("/api/v1/devices/{id}/revoke", post(revoke_device))
-        .route("/api/v1/users/{id}/disable", post(disable_user))
+        .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .merge(api)
         .merge(crate::web::routes())
         .with_state(state)
 }
@@ -67,13 +73,17 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Principal, S
     sync::resolve(state, sync::bearer(headers, None)).await
 }
 
-#[derive(Debug, Deserialize)]
+/// Sign-in request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct LoginRequest {
     username: String,
     password: String,
     device_name: String,
 }
 
+/// Signs in and registers a device; returns a bearer token (shown once).
+#[utoipa::path(post, path = "/api/v1/login", tag = "accounts", request_body = LoginRequest, security(()),
+    responses((status = 200, body = LoginResponse), (status = 400, body = crate::api::ApiError), (status = 401, body = crate::api::ApiError)))]
 async fn login(
     State(state): State<AppState>,
     body: Result<Json<LoginRequest>, JsonRejection>,
@@ -102,7 +112,7 @@ async fn login(
 }
 
 /// One entry of the manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ManifestEntry {
     /// Document id (base58check, no `automerge:` prefix).
     pub document_id: String,
@@ -160,6 +170,9 @@ pub fn manifest_for(conn: &rusqlite::Connection, p: &Principal) -> Result<Vec<Ma
     Ok(out)
 }
 
+/// The documents the caller may hold, with their heads (phones diff this before syncing).
+#[utoipa::path(get, path = "/api/v1/manifest", tag = "sync",
+    responses((status = 200, body = Vec<ManifestEntry>), (status = 401, body = crate::api::ApiError)))]
 async fn manifest(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -189,7 +202,7 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Ser
 }
 
 /// A registered device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Device {
     /// Device id.
     pub id: String,
@@ -203,6 +216,9 @@ pub struct Device {
     pub revoked_at: Option<i64>,
 }
 
+/// The caller's devices (an admin: every device).
+#[utoipa::path(get, path = "/api/v1/devices", tag = "accounts",
+    responses((status = 200, body = Vec<Device>), (status = 401, body = crate::api::ApiError)))]
 async fn devices(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -229,6 +245,10 @@ async fn devices(
     Ok(Json(list))
 }
 
+/// Revokes a device (own, or any for an admin): its tokens stop working and its sync
+/// connections close.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/revoke", tag = "accounts", params(("id" = String, Path, description = "device id")),
+    responses((status = 200, body = serde_json::Value), (status = 401, body = crate::api::ApiError), (status = 404, body = crate::api::ApiError)))]
 async fn revoke_device(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -261,6 +281,9 @@ async fn revoke_device(
     Ok(Json(serde_json::json!({ "revoked": id, "connections_closed": closed })))
 }
 
+/// Disables a user (admin only) and closes their sync connections.
+#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "accounts", params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = serde_json::Value), (status = 401, body = crate::api::ApiError), (status = 403, body = crate::api::ApiError), (status = 404, body = crate::api::ApiError)))]
 async fn disable_user(
     State(state): State<AppState>,
     headers: HeaderMap,

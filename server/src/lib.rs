@@ -2,6 +2,7 @@
 //! pipeline and projection, metrics, and the supervisor dashboard (`web`) with its JSON API.
 
 pub mod accept;
+pub mod api;
 pub mod access;
 pub mod auth;
 pub mod backup;
