@@ -45,6 +45,7 @@ pub struct Server {
     port: u16,
     env: Vec<(String, String)>,
     log: PathBuf,
+    command: &'static str,
 }
 
 impl Server {
@@ -62,6 +63,23 @@ impl Server {
             port: free_port(),
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             log: data.with_extension("log"),
+            command: "serve",
+        };
+        s.spawn();
+        s
+    }
+
+    /// Starts `kefu-server demo`: the demo department is seeded into `data` (users
+    /// supervisor, agent1-3, field1-3, admin with the password [`DEMO_PASSWORD`]).
+    pub fn start_demo(data: &Path) -> Server {
+        let mut s = Server {
+            child: None,
+            url: String::new(),
+            data: data.to_path_buf(),
+            port: free_port(),
+            env: Vec::new(),
+            log: data.with_extension("log"),
+            command: "demo",
         };
         s.spawn();
         s
@@ -71,7 +89,7 @@ impl Server {
         std::fs::create_dir_all(&self.data).unwrap();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let mut child = Command::new(server_binary())
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port), "--data"])
+            .args([self.command, "--listen", &format!("127.0.0.1:{}", self.port), "--data"])
             .arg(&self.data)
             .envs(self.env.iter().cloned())
             .env("RUST_LOG", "info")
@@ -80,8 +98,17 @@ impl Server {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        // `demo` prints what it seeded first; the address is on the "listening on" line.
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
+        for _ in 0..20 {
+            line.clear();
+            if reader.read_line(&mut line).unwrap() == 0 || line.starts_with("listening on ") {
+                break;
+            }
+        }
+        // Keep reading stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| {
             panic!(
                 "server did not start: {line:?}; log: {}",
@@ -175,6 +202,9 @@ impl Drop for Server {
     }
 }
 
+/// The password of the demo accounts.
+pub const DEMO_PASSWORD: &str = "kefu-demo-1";
+
 /// The test password of a user.
 pub fn password(username: &str) -> String {
     format!("pw-{username}-0123456789")
@@ -182,9 +212,13 @@ pub fn password(username: &str) -> String {
 
 /// A phone: its own store file, signed in to the server.
 pub fn phone(dir: &Path, server: &Server, username: &str) -> SharedStore {
+    phone_with_password(dir, server, username, &password(username))
+}
+
+/// A phone signed in with this password (the demo accounts' is [`DEMO_PASSWORD`]).
+pub fn phone_with_password(dir: &Path, server: &Server, username: &str, password: &str) -> SharedStore {
     let mut c = Client::open(&dir.join(format!("{username}.db"))).unwrap();
-    kefu_sync::login(&mut c, &server.url, username, &password(username), &format!("{username}'s phone"))
-        .unwrap();
+    kefu_sync::login(&mut c, &server.url, username, password, &format!("{username}'s phone")).unwrap();
     Arc::new(Mutex::new(c))
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -66,11 +66,6 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ServerError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ServerError::Internal(e.to_string()))?
-}
-
-/// The signed-in principal of a request (Bearer token), or 401.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Principal, ServerError> {
-    sync::resolve(state, sync::bearer(headers, None)).await
 }
 
 /// Sign-in request.
@@ -175,9 +170,9 @@ pub fn manifest_for(conn: &rusqlite::Connection, p: &Principal) -> Result<Vec<Ma
     responses((status = 200, body = Vec<ManifestEntry>), (status = 401, body = crate::api::ApiError)))]
 async fn manifest(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    who: crate::api::ApiUser,
 ) -> Result<Json<Vec<ManifestEntry>>, ServerError> {
-    let p = signed_in(&state, &headers).await?;
+    let p = who.0;
     let db = state.db.clone();
     Ok(Json(blocking(move || manifest_for(&db.lock(), &p)).await?))
 }
@@ -221,9 +216,9 @@ pub struct Device {
     responses((status = 200, body = Vec<Device>), (status = 401, body = crate::api::ApiError)))]
 async fn devices(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    who: crate::api::ApiUser,
 ) -> Result<Json<Vec<Device>>, ServerError> {
-    let p = signed_in(&state, &headers).await?;
+    let p = who.0;
     let db = state.db.clone();
     let list = blocking(move || {
         let conn = db.lock();
@@ -251,10 +246,10 @@ async fn devices(
     responses((status = 200, body = serde_json::Value), (status = 401, body = crate::api::ApiError), (status = 404, body = crate::api::ApiError)))]
 async fn revoke_device(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    who: crate::api::ApiUser,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ServerError> {
-    let p = signed_in(&state, &headers).await?;
+    let p = who.0;
     let db = state.db.clone();
     let device = id.clone();
     blocking(move || {
@@ -286,10 +281,10 @@ async fn revoke_device(
     responses((status = 200, body = serde_json::Value), (status = 401, body = crate::api::ApiError), (status = 403, body = crate::api::ApiError), (status = 404, body = crate::api::ApiError)))]
 async fn disable_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    who: crate::api::ApiUser,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ServerError> {
-    let p = signed_in(&state, &headers).await?;
+    let p = who.0;
     if p.role != Role::Admin {
         return Err(ServerError::Forbidden("only an admin can disable users".into()));
     }

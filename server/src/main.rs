@@ -173,7 +173,7 @@ fn run_demo(listen: SocketAddr, data: PathBuf) -> Result<(), ServerError> {
         None => println!("{} already holds data: not seeding the demo department again", data.display()),
     }
     serve(listen, data, move |addr| {
-        // The supervisor dashboard (issue 4) is not built yet; print what a client can use now.
+        println!("dashboard: http://{addr}/   (sign in as supervisor / kefu-demo-1; admin / kefu-demo-1 for users, devices, backups)");
         println!("sync endpoint: ws://{addr}/sync   manifest: http://{addr}/api/v1/manifest   metrics: http://{addr}/metrics");
         match &seeded {
             Some(s) => {

@@ -1,0 +1,211 @@
+//! The supervisor's JSON API and dashboard sessions against a real server (issue 4): every
+//! route in the generated OpenAPI document is called as an anonymous caller, an agent, an
+//! admin and a supervisor of another team, and none of them gets a record of team A; the
+//! supervisor of team A gets them. Sessions: cookie flags, CSRF, sign-out.
+
+#![allow(clippy::unwrap_used)]
+
+use kefu_tests::{new_customer, password, phone, sync, with, Server};
+
+/// `(status, body text)` of a request with an optional bearer token.
+fn call(server: &Server, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+    let mut req = ureq::request(method, &format!("{}{path}", server.url));
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    let res = match body {
+        Some(b) => req.set("Content-Type", "application/json").send_string(b),
+        None => req.call(),
+    };
+    match res {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(c, r)) => (c, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("{method} {path}: {e}"),
+    }
+}
+
+fn token(server: &Server, user: &str) -> String {
+    server.login(user)["token"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn every_api_route_keeps_team_a_records_from_everyone_but_team_a_supervisor() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("sup_a", "supervisor", Some("A"));
+    server.add_user("sup_b", "supervisor", Some("B"));
+    server.add_user("li", "agent", Some("A"));
+    server.add_user("root", "admin", None);
+
+    // Step 1: the agent's phone takes a customer in team A and syncs it.
+    let li = phone(dir.path(), &server, "li");
+    let secret_name = "欧阳秘密";
+    let doc = with(&li, |c| c.create_customer(new_customer(secret_name, "13912345678"))).unwrap();
+    sync(&li);
+    let doc = doc.to_string();
+    let hash: String = server
+        .db()
+        .query_row("SELECT change_hash FROM provenance WHERE doc_id = ?1 LIMIT 1", [&doc], |r| r.get(0))
+        .unwrap();
+
+    // Step 2: the OpenAPI document lists the routes (generated from the same registrations).
+    let (status, spec) = call(&server, "GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(status, 200);
+    let spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    let mut routes: Vec<(String, String)> = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            routes.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    for expected in
+        ["/api/v1/customers", "/api/v1/customers/{id}", "/api/v1/records/{id}/history", "/api/v1/summary"]
+    {
+        assert!(routes.iter().any(|(_, p)| p == expected), "{expected} missing from the OpenAPI document");
+    }
+
+    let fill = |path: &str| {
+        let mut out = String::new();
+        for seg in path.split('/') {
+            if !out.is_empty() || seg.is_empty() {
+                out.push('/');
+            }
+            out.push_str(match seg {
+                "{id}" | "{doc_id}" => &doc,
+                "{hash}" => &hash,
+                s if s.starts_with('{') => "1",
+                s => s,
+            });
+        }
+        out.replacen("//", "/", 1)
+    };
+
+    // Step 3: every route, as everyone who must not see team A's records.
+    let outsiders = [
+        ("anonymous", None),
+        ("li", Some(token(&server, "li"))),
+        ("root", Some(token(&server, "root"))),
+        ("sup_b", Some(token(&server, "sup_b"))),
+    ];
+    for (method, path) in &routes {
+        if path == "/api/v1/login" || path == "/api/v1/openapi.json" {
+            continue;
+        }
+        let url = fill(path);
+        let body = (method != "GET").then_some("{}");
+        for (who, tok) in &outsiders {
+            let (status, text) = call(&server, method, &url, tok.as_deref(), body);
+            assert!(status != 500, "{who} {method} {url}: 500 {text}");
+            assert!(!text.contains(secret_name), "{who} {method} {url} leaked the customer: {status} {text}");
+            if tok.is_none() {
+                assert_eq!(status, 401, "anonymous {method} {url}: {text}");
+            }
+            if method != "GET" {
+                assert!(status >= 400, "{who} {method} {url} was allowed: {status} {text}");
+            }
+        }
+    }
+
+    // Step 4: team A's supervisor gets the record through every read route.
+    let sup = token(&server, "sup_a");
+    let (s, list) = call(&server, "GET", "/api/v1/customers?q=欧阳", Some(&sup), None);
+    assert_eq!(s, 200);
+    assert!(list.contains(secret_name), "two-character fragment search: {list}");
+    let (s, file) = call(&server, "GET", &format!("/api/v1/customers/{doc}"), Some(&sup), None);
+    assert_eq!(s, 200);
+    assert!(file.contains(secret_name));
+    let (s, hist) = call(&server, "GET", &format!("/api/v1/records/{doc}/history"), Some(&sup), None);
+    assert_eq!(s, 200);
+    let hist: serde_json::Value = serde_json::from_str(&hist).unwrap();
+    let li_id: String =
+        server.db().query_row("SELECT id FROM users WHERE username = 'li'", [], |r| r.get(0)).unwrap();
+    assert!(
+        hist.as_array().unwrap().iter().any(|h| h["user"].as_str().is_some_and(|u| u.contains(&li_id))),
+        "provenance names the agent: {hist}"
+    );
+    let (s, old) = call(&server, "GET", &format!("/api/v1/records/{doc}/at/{hash}"), Some(&sup), None);
+    assert_eq!(s, 200, "{old}");
+    let (s, bad) = call(&server, "GET", "/api/v1/customers?stage=nonsense", Some(&sup), None);
+    assert_eq!(s, 400, "a bad filter is the caller's mistake: {bad}");
+    let _ = password("li");
+}
+
+/// A dashboard session: what the cookie looks like, CSRF on forms and API, sign-out.
+#[test]
+fn dashboard_sessions_are_http_only_csrf_protected_and_end_at_sign_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("sup_a", "supervisor", Some("A"));
+    server.add_user("li", "agent", Some("A"));
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let post_form = |path: &str, form: &[(&str, &str)], cookie: Option<&str>| {
+        let mut r = agent.post(&format!("{}{path}", server.url));
+        if let Some(c) = cookie {
+            r = r.set("Cookie", c);
+        }
+        match r.send_form(form) {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let get = |path: &str, cookie: &str| match agent
+        .get(&format!("{}{path}", server.url))
+        .set("Cookie", cookie)
+        .call()
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+
+    // Pages need a session.
+    let r = match agent.get(&format!("{}/customers", server.url)).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(r.status(), 303);
+    assert!(r.header("location").unwrap().starts_with("/login"));
+
+    // An agent may not use the dashboard; a wrong password is a message, not an error page.
+    let pw = password("li");
+    let r = post_form("/login", &[("username", "li"), ("password", &pw)], None);
+    assert_eq!(r.status(), 200);
+    assert!(r.header("set-cookie").is_none());
+    let r = post_form("/login", &[("username", "sup_a"), ("password", "wrong-password")], None);
+    assert_eq!(r.status(), 200);
+    assert!(r.into_string().unwrap().contains("role=\"alert\""));
+
+    let pw = password("sup_a");
+    let r = post_form("/login", &[("username", "sup_a"), ("password", &pw), ("next", "/customers")], None);
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.header("location"), Some("/customers"));
+    let set = r.header("set-cookie").unwrap().to_string();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+
+    let page = get("/customers", &cookie).into_string().unwrap();
+    let csrf = page.split("name=\"_csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+
+    // The API accepts the cookie for reads; a change without the CSRF header is refused.
+    let r = get("/api/v1/summary", &cookie);
+    assert_eq!(r.status(), 200);
+    let r = match agent.post(&format!("{}/api/v1/devices/x/revoke", server.url)).set("Cookie", &cookie).call()
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(r.status(), 403);
+
+    // A form without the right token is refused; sign-out with it ends the session.
+    let r = post_form("/logout", &[("_csrf", "forged")], Some(&cookie));
+    assert_eq!(r.status(), 403);
+    assert_eq!(get("/customers", &cookie).status(), 200, "a refused sign-out leaves the session");
+    let r = post_form("/logout", &[("_csrf", &csrf)], Some(&cookie));
+    assert_eq!(r.status(), 303);
+    let r = get("/customers", &cookie);
+    assert_eq!(r.status(), 303, "the session ended");
+}
