@@ -96,6 +96,12 @@ fn every_api_route_keeps_team_a_records_from_everyone_but_team_a_supervisor() {
         let body = (method != "GET").then_some("{}");
         for (who, tok) in &outsiders {
             let (status, text) = call(&server, method, &url, tok.as_deref(), body);
+            // The admin's backup is the whole database (team A's records included): theirs to take.
+            if *who == "root" && method == "POST" && path == "/api/v1/backup" {
+                assert_eq!(status, 200, "the admin's backup");
+                continue;
+            }
+            let text: String = text.chars().take(2000).collect();
             assert!(status != 500, "{who} {method} {url}: 500 {text}");
             assert!(!text.contains(secret_name), "{who} {method} {url} leaked the customer: {status} {text}");
             if tok.is_none() {

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/004_server_meta.sql"),
     include_str!("../migrations/005_peer_sync_state.sql"),
     include_str!("../migrations/006_review.sql"),
+    include_str!("../migrations/007_kpi_weights.sql"),
 ];
 
 /// The one writer connection, shared behind a mutex and used from blocking threads only.

@@ -276,30 +276,16 @@ async fn revoke_device(
     Ok(Json(serde_json::json!({ "revoked": id, "connections_closed": closed })))
 }
 
-/// Disables a user (admin only) and closes their sync connections.
-#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "accounts", params(("id" = String, Path, description = "user id")),
-    responses((status = 200, body = serde_json::Value), (status = 401, body = crate::api::ApiError), (status = 403, body = crate::api::ApiError), (status = 404, body = crate::api::ApiError)))]
+/// Disables a user (admin only) and closes their sync connections; one's own account and the
+/// last admin cannot be disabled.
+#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "admin", params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = crate::api::MessageResponse), (status = 400, body = crate::api::ApiError), (status = 401, body = crate::api::ApiError), (status = 403, body = crate::api::ApiError), (status = 404, body = crate::api::ApiError)))]
 async fn disable_user(
     State(state): State<AppState>,
     who: crate::api::ApiUser,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ServerError> {
-    let p = who.0;
-    if p.role != Role::Admin {
-        return Err(ServerError::Forbidden("only an admin can disable users".into()));
-    }
-    let db = state.db.clone();
-    let user = id.clone();
-    let n = blocking(move || {
-        Ok(db.lock().execute(
-            "UPDATE users SET disabled_at = coalesce(disabled_at, ?2) WHERE id = ?1",
-            params![user, auth::now_ms()],
-        )?)
-    })
-    .await?;
-    if n == 0 {
-        return Err(ServerError::NotFound(format!("no user {id}")));
-    }
-    let closed = state.sync.hub.close_user(&id, "this user was disabled");
-    Ok(Json(serde_json::json!({ "disabled": id, "connections_closed": closed })))
+) -> Result<Json<crate::api::MessageResponse>, ServerError> {
+    who.admin()?;
+    let message = blocking(move || crate::web::admin::disable_user(&state, &who.0, &id)).await?;
+    Ok(Json(crate::api::MessageResponse { message }))
 }

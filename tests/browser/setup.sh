@@ -6,13 +6,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 die() { echo "tests/browser/setup.sh: $*" >&2; exit 1; }
 
-if ! [ -x /usr/bin/chromium ]; then
-  command -v apt-get >/dev/null 2>&1 || die "/usr/bin/chromium is missing and apt-get is not available"
+# Chromium, and a CJK font so pages and screenshots show Chinese rather than empty boxes.
+packages=()
+[ -x /usr/bin/chromium ] || packages+=(chromium)
+[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 || packages+=(fonts-noto-cjk)
+if [ "${#packages[@]}" -gt 0 ]; then
+  command -v apt-get >/dev/null 2>&1 || die "${packages[*]} missing and apt-get is not available"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "tests/browser/setup.sh: installing Debian's chromium (apt-get)" >&2
+  echo "tests/browser/setup.sh: installing ${packages[*]} from Debian (apt-get)" >&2
   $sudo apt-get update -qq >&2 || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >&2 || die "apt-get install chromium failed"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >&2 || die "apt-get install ${packages[*]} failed"
 fi
 
 command -v node >/dev/null 2>&1 || die "node is not installed (Node.js 20 or newer is needed)"

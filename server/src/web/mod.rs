@@ -12,10 +12,18 @@
 //! carries a CSRF token derived from the session token (`_csrf` field), and a POST whose
 //! `Origin` names another host is refused.
 
+pub mod admin;
+pub mod appearance;
+pub mod assign;
+pub mod attendance;
+pub mod boards;
+pub mod campaigns;
 pub mod customers;
 pub mod form;
 pub mod home;
+pub mod kpi;
 pub mod layout;
+pub mod review;
 pub mod session;
 pub mod table;
 
@@ -42,6 +50,14 @@ pub const LANG_COOKIE: &str = "kefu_lang";
 /// The dashboard's routes.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/", get(home::overview)).merge(session::routes()).merge(customers::routes())
+        .merge(boards::routes())
+        .merge(appearance::routes())
+        .merge(attendance::routes())
+        .merge(review::routes())
+        .merge(kpi::routes())
+        .merge(admin::routes())
+        .merge(assign::routes())
+        .merge(campaigns::routes())
 }
 
 /// Interface language.
