@@ -59,9 +59,17 @@ fn every_api_route_keeps_team_a_records_from_everyone_but_team_a_supervisor() {
             routes.push((method.to_uppercase(), path.clone()));
         }
     }
-    for expected in
-        ["/api/v1/customers", "/api/v1/customers/{id}", "/api/v1/records/{id}/history", "/api/v1/summary"]
-    {
+    for expected in [
+        "/api/v1/customers",
+        "/api/v1/customers/{id}",
+        "/api/v1/records/{id}/history",
+        "/api/v1/summary",
+        "/api/v1/attendance",
+        "/api/v1/attendance/leave/decide",
+        "/api/v1/kpi/{user_id}",
+        "/api/v1/users",
+        "/api/v1/backup",
+    ] {
         assert!(routes.iter().any(|(_, p)| p == expected), "{expected} missing from the OpenAPI document");
     }
 
@@ -214,4 +222,164 @@ fn dashboard_sessions_are_http_only_csrf_protected_and_end_at_sign_out() {
     assert_eq!(r.status(), 303);
     let r = get("/customers", &cookie);
     assert_eq!(r.status(), 303, "the session ended");
+}
+
+/// Team A's supervisor runs attendance and KPIs through the API; an admin manages accounts and
+/// takes a backup.
+#[test]
+fn supervisor_walks_leave_and_kpis_and_admin_manages_users_through_the_api() {
+    use kefu_model::dates::{Date, CHINA_UTC_OFFSET_MIN};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let sup_id = server.add_user("sup_a", "supervisor", Some("A"));
+    let li = server.add_user("li", "agent", Some("A"));
+    let root_id = server.add_user("root", "admin", None);
+    let sup = token(&server, "sup_a");
+    let json = |(status, text): (u16, String)| -> (u16, serde_json::Value) {
+        (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status} {text}: {e}")))
+    };
+    let post = |path: &str, tok: &str, body: serde_json::Value| {
+        json(call(&server, "POST", path, Some(tok), Some(&body.to_string())))
+    };
+
+    // The attendance grid lists the team's agent for every day of the month.
+    let (s, grid) = server.get("/api/v1/attendance", &sup);
+    assert_eq!(s, 200, "{grid}");
+    let person = grid["people"].as_array().unwrap().iter().find(|p| p["staff"]["id"] == li.as_str());
+    let days = grid["dates"].as_array().unwrap().len();
+    assert!(days >= 28 && person.unwrap()["days"].as_array().unwrap().len() == days, "{grid}");
+    let (s, e) = server.get("/api/v1/attendance?month=2026-13", &sup);
+    assert_eq!(s, 400, "a bad month: {e}");
+
+    // The roster: one early shift, read back per person and day.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let start = Date::of_time(now, CHINA_UTC_OFFSET_MIN).add_days(7);
+    let end = start.add_days(2);
+    let month = start.month_key();
+    let (s, r) = post(
+        "/api/v1/attendance/roster",
+        &sup,
+        serde_json::json!({"month": month, "changes": [{"date": start.to_string(), "staff": li, "shift": "early"}]}),
+    );
+    assert_eq!(s, 200, "{r}");
+    let (s, roster) = server.get(&format!("/api/v1/attendance/roster?month={month}"), &sup);
+    assert_eq!(s, 200, "{roster}");
+    let row = roster["staff"].as_array().unwrap().iter().find(|p| p["staff"]["id"] == li.as_str()).unwrap();
+    assert_eq!(row["shifts"][start.to_string()], "early", "{roster}");
+
+    // A 3-day leave: manager → HR → general manager, in that order.
+    let (s, created) = post(
+        "/api/v1/attendance/leave",
+        &sup,
+        serde_json::json!({"staff": li, "kind": "annual", "start": start.to_string(), "end": end.to_string(),
+            "reason": "回老家", "asked_in_person": true}),
+    );
+    assert_eq!(s, 200, "{created}");
+    let (doc, leave) = (created["doc_id"].as_str().unwrap(), created["leave_id"].as_str().unwrap());
+    let (s, pending) = server.get("/api/v1/attendance/leave", &sup);
+    assert_eq!(s, 200);
+    let row = pending.as_array().unwrap().iter().find(|r| r["leave_id"] == leave).unwrap();
+    assert_eq!((row["days"].as_i64(), row["next_step"].as_str()), (Some(3), Some("manager")), "{row}");
+    assert_eq!(row["chain"].as_array().unwrap().len(), 3);
+    let decide = |step: &str| {
+        post(
+            "/api/v1/attendance/leave/decide",
+            &sup,
+            serde_json::json!({"doc_id": doc, "leave_id": leave, "step": step, "decision": "approve"}),
+        )
+    };
+    let (s, e) = decide("hr");
+    assert_eq!(s, 400, "HR before the manager: {e}");
+    let (s, e) = decide("general_manager");
+    assert_eq!(s, 400, "the general manager before the manager: {e}");
+    for step in ["manager", "hr", "general_manager"] {
+        let (s, m) = decide(step);
+        assert_eq!(s, 200, "{step}: {m}");
+        assert!(m["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let (s, e) = decide("general_manager");
+    assert_eq!(s, 400, "already decided: {e}");
+    let (s, detail) = server.get(&format!("/api/v1/attendance/leave/{doc}/{leave}"), &sup);
+    assert_eq!((s, detail["status"].as_str()), (200, Some("approved")), "{detail}");
+    let (_, pending) = server.get("/api/v1/attendance/leave", &sup);
+    assert!(!pending.as_array().unwrap().iter().any(|r| r["leave_id"] == leave));
+    let (_, all) = server.get("/api/v1/attendance/leave?all=1", &sup);
+    assert!(all.as_array().unwrap().iter().any(|r| r["leave_id"] == leave));
+    let (s, e) = json(call(&server, "POST", "/api/v1/attendance/leave/decide", Some(&sup), Some("not json")));
+    assert_eq!(s, 400, "{e}");
+    assert!(e["error"].as_str().is_some_and(|m| m.contains("expected JSON")), "{e}");
+    let (s, e) =
+        post("/api/v1/attendance/absent", &sup, serde_json::json!({"staff": li, "date": "2026-02-30"}));
+    assert_eq!(s, 400, "not a date: {e}");
+
+    // KPIs: the team's ranking, one person's year, the weights.
+    let (s, team) = server.get("/api/v1/kpi", &sup);
+    assert_eq!(s, 200, "{team}");
+    assert!(team.as_array().unwrap().iter().any(|r| r["user_id"] == li.as_str()), "{team}");
+    let year = start.year;
+    let (s, person) = server.get(&format!("/api/v1/kpi/{li}?period={year}"), &sup);
+    assert_eq!(s, 200, "{person}");
+    assert_eq!(person["user_id"], li.as_str());
+    assert_eq!(person["months"].as_array().unwrap().len(), 12);
+    let (s, _) = server.get("/api/v1/kpi?period=last-week", &sup);
+    assert_eq!(s, 400);
+    let (s, _) = server.get("/api/v1/kpi/u-nobody", &sup);
+    assert_eq!(s, 404);
+    let (s, defaults) = server.get("/api/v1/kpi/weights", &sup);
+    assert_eq!(s, 200);
+    assert!(defaults["updated_by"].is_null());
+    let mut weights = defaults["weights"].clone();
+    let penalties = defaults["penalties"].clone();
+    weights["satisfaction"] = serde_json::json!(-1.0);
+    let put = |body: serde_json::Value| {
+        json(call(&server, "PUT", "/api/v1/kpi/weights", Some(&sup), Some(&body.to_string())))
+    };
+    let (s, e) = put(serde_json::json!({"weights": weights, "penalties": penalties}));
+    assert_eq!(s, 400, "a negative weight: {e}");
+    let (s, e) = put(serde_json::json!({}));
+    assert_eq!(s, 400, "nothing to set: {e}");
+    weights["satisfaction"] = serde_json::json!(40.0);
+    let (s, m) = put(serde_json::json!({"weights": weights, "penalties": penalties}));
+    assert_eq!(s, 200, "{m}");
+    let (_, saved) = server.get("/api/v1/kpi/weights", &sup);
+    assert_eq!(saved["weights"]["satisfaction"], 40.0);
+    assert_eq!(saved["updated_by"], sup_id.as_str());
+
+    // Administration is the admin's.
+    let root = token(&server, "root");
+    assert_eq!(server.get("/api/v1/users", &sup).0, 403);
+    let (s, users) = server.get("/api/v1/users", &root);
+    assert_eq!(s, 200);
+    assert!(users.as_array().unwrap().iter().any(|u| u["username"] == "sup_a"), "{users}");
+    let new_user =
+        serde_json::json!({"username": "wang", "role": "agent", "team": "A", "password": password("wang")});
+    let (s, added) = post("/api/v1/users", &root, new_user.clone());
+    assert_eq!(s, 200, "{added}");
+    let wang = added["id"].as_str().unwrap().to_string();
+    assert_eq!(post("/api/v1/users", &root, new_user).0, 400, "a second wang");
+    assert_eq!(post("/api/v1/users", &sup, serde_json::json!({})).0, 403);
+    assert!(server.login("wang")["token"].is_string(), "the new account signs in");
+    let (s, e) = post(&format!("/api/v1/users/{root_id}/disable"), &root, serde_json::json!({}));
+    assert_eq!(s, 400, "not one's own account: {e}");
+    assert_eq!(post(&format!("/api/v1/users/{wang}/disable"), &root, serde_json::json!({})).0, 200);
+    assert_eq!(post(&format!("/api/v1/users/{wang}/enable"), &root, serde_json::json!({})).0, 200);
+    let (s, m) = post(
+        &format!("/api/v1/users/{wang}/update"),
+        &root,
+        serde_json::json!({"role": "field", "team": "A"}),
+    );
+    assert_eq!(s, 200, "{m}");
+    let (s, devices) = server.get("/api/v1/admin/devices?state=active", &root);
+    assert_eq!(s, 200);
+    assert!(devices.as_array().unwrap().iter().any(|d| d["user_id"] == wang.as_str()), "{devices}");
+    assert_eq!(server.get("/api/v1/admin/devices?state=sideways", &root).0, 400);
+    let res = ureq::post(&format!("{}/api/v1/backup", server.url))
+        .set("Authorization", &format!("Bearer {root}"))
+        .call()
+        .unwrap();
+    assert_eq!(res.header("content-type"), Some("application/octet-stream"));
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut res.into_reader(), &mut bytes).unwrap();
+    assert!(bytes.starts_with(b"SQLite format 3\0"), "a SQLite file of {} bytes", bytes.len());
 }

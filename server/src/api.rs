@@ -127,7 +127,7 @@ pub struct ApiError {
 
 /// The API routes with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::api_work::router())
         .routes(routes!(summary))
         .routes(routes!(list_customers))
         .routes(routes!(get_customer))
@@ -631,6 +631,11 @@ pub struct UserCreated {
     pub id: String,
 }
 
+/// A file download: the file's bytes.
+#[derive(Debug, Clone, utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct FileDownload(pub Vec<u8>);
+
 /// Every user account (admins only): enabled first, then by team, role and name.
 #[utoipa::path(get, path = "/api/v1/users", tag = "admin",
     responses((status = 200, body = Vec<UserRow>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
@@ -690,7 +695,11 @@ async fn update_user(
 
 /// Every device (admins only), newest first, at most 2000; `GET /api/v1/devices` is the
 /// caller's own.
-#[utoipa::path(get, path = "/api/v1/admin/devices", tag = "admin", params(DeviceFilter),
+#[utoipa::path(get, path = "/api/v1/admin/devices", tag = "admin",
+    params(
+        ("state" = Option<String>, Query, description = "`active`, `revoked` or `all` (the default)"),
+        ("user" = Option<String>, Query, description = "only this user's devices (user id)"),
+    ),
     responses((status = 200, body = Vec<DeviceRow>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 async fn list_devices(
     State(st): State<AppState>,
@@ -706,7 +715,7 @@ async fn list_devices(
 /// A consistent copy of the whole server database (admins only), streamed as a download
 /// (`kefu-backup-YYYYMMDD-HHMM.db`, a SQLite file; restore with `kefu-server restore`).
 #[utoipa::path(post, path = "/api/v1/backup", tag = "admin",
-    responses((status = 200, description = "the SQLite database file", content_type = "application/octet-stream", body = Vec<u8>),
+    responses((status = 200, description = "the SQLite database file", content_type = "application/octet-stream", body = FileDownload),
         (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 async fn backup(State(st): State<AppState>, who: ApiUser) -> Result<Response, ServerError> {
     who.admin()?;

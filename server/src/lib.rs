@@ -3,6 +3,7 @@
 
 pub mod accept;
 pub mod api;
+pub mod api_work;
 pub mod access;
 pub mod auth;
 pub mod backup;

@@ -45,7 +45,9 @@ pub fn team_summary(conn: &Connection, team: &str, now: i64) -> Result<TeamSumma
         )?,
         conflicts: one("SELECT count(*) FROM documents WHERE team = ?1 AND conflicts > 0", &[&team])?,
         rejected: one(
-            "SELECT count(*) FROM quarantine q JOIN documents d ON d.doc_id = q.doc_id WHERE d.team = ?1 AND q.status = 'open'",
+            // A refused new record has no stored document: it belongs to its sender's team.
+            "SELECT count(*) FROM quarantine q LEFT JOIN documents d ON d.doc_id = q.doc_id \
+             LEFT JOIN users u ON u.id = q.user_id WHERE q.status = 'open' AND coalesce(d.team, u.team) = ?1",
             &[&team],
         )?,
         overdue_visits: one(

@@ -41,6 +41,9 @@ button.primary{background:#2680c2;color:#fff;border:1px solid #186faf;border-rad
 .tag.good{background:#e3f9e5}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(12rem,1fr));gap:.8rem}
 .card{background:#fff;border:1px solid #d9e2ec;border-radius:6px;padding:.8rem}
+a.card{color:inherit;text-decoration:none}
+a.card:hover{border-color:#2680c2}
+a.card .n{color:#186faf}
 .card .n{font-size:1.8rem;font-weight:700}
 .exports{margin:.3rem 0;font-size:.9rem}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:1rem}

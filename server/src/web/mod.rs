@@ -49,7 +49,10 @@ pub const LANG_COOKIE: &str = "kefu_lang";
 
 /// The dashboard's routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(home::overview)).merge(session::routes()).merge(customers::routes())
+    Router::new()
+        .route("/", get(home::overview))
+        .merge(session::routes())
+        .merge(customers::routes())
         .merge(boards::routes())
         .merge(appearance::routes())
         .merge(attendance::routes())
