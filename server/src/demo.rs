@@ -107,7 +107,7 @@ impl DemoSummary {
         format!(
             "{} users; {} customer files ({} orders, {} consultations, {} callbacks, {} visits, {} complaints); \
              {} attendance months ({} clock events, {} leave requests); {} rosters; 1 appearance template and {} \
-             daily sheets ({} checks); {} campaign; {} changes",
+             daily sheets ({} checks); {} campaign; {} conflict and {} refused change to review; {} changes",
             self.logins.len(),
             docs(DocKind::Customer),
             recs("orders"),
@@ -122,6 +122,8 @@ impl DemoSummary {
             docs(DocKind::AppearanceCheck),
             recs("appearance_checks"),
             docs(DocKind::Campaign),
+            recs("conflicts"),
+            recs("rejected changes"),
             self.changes,
         )
     }
@@ -218,9 +220,70 @@ fn seed(conn: &Connection, now_ms: i64) -> Result<DemoSummary, ServerError> {
             return Err(e);
         }
         let mut summary = built?;
-        summary.changes = changes;
+        summary.changes = changes + review_queue(conn, now_ms)?;
+        summary.records.insert("conflicts", 1);
+        summary.records.insert("rejected changes", 1);
         Ok(summary)
     })
+}
+
+/// Something for the supervisor's review queue, made the way phones make it: an agent and a
+/// field staff member change the same customer's address from their own phones (a conflict),
+/// and a field phone tries to give a customer to itself (refused: only a supervisor assigns).
+fn review_queue(conn: &Connection, now_ms: i64) -> Result<usize, ServerError> {
+    let member = |username: &str, role: Role| -> Result<Principal, ServerError> {
+        let id: String =
+            conn.query_row("SELECT id FROM users WHERE username = ?1", [username], |r| r.get(0))?;
+        Ok(Principal {
+            user_id: id,
+            device_id: format!("d-demo-{username}"),
+            role,
+            team: Some(DEMO_TEAM.to_string()),
+        })
+    };
+    let agent = member("agent1", Role::Agent)?;
+    let field = member("field1", Role::Field)?;
+    let doc_id: String = conn.query_row(
+        "SELECT doc_id FROM documents WHERE kind = 'customer' AND agent = ?1 AND field_staff = ?2 ORDER BY doc_id DESC LIMIT 1",
+        [&agent.user_id, &field.user_id],
+        |r| r.get(0),
+    )?;
+    let mut stored = crate::accept::load(conn, &doc_id)?
+        .ok_or_else(|| ServerError::Internal(format!("demo customer {doc_id} vanished")))?;
+    let base = stored.doc.get_heads();
+    let edit = |p: &Principal, at: i64, f: &dyn Fn(&mut CustomerFile)| -> Result<Vec<Change>, ServerError> {
+        let mut doc = KefuDoc::from_automerge(stored.doc.clone().with_actor(ActorId::random()));
+        let author = Author { user: p.user_id.clone(), device: p.device_id.clone() };
+        doc.update::<CustomerFile, ()>(&author, at, |c| {
+            f(c);
+            Ok(())
+        })
+        .map_err(|e| refused("review queue", e))?;
+        Ok(doc.automerge().get_changes(&base))
+    };
+    let an_hour_ago = now_ms - 3_600_000;
+    let by_agent =
+        edit(&agent, an_hour_ago, &|c| c.profile.address = Some("上海市徐汇区漕溪北路 88 号 3 楼".into()))?;
+    let by_field = edit(&field, an_hour_ago + 60_000, &|c| {
+        c.profile.address = Some("上海市徐汇区漕溪北路 88 号 5 楼（上门核实）".into())
+    })?;
+    let grab = edit(&field, an_hour_ago + 120_000, &|c| {
+        c.assignment.agent = Some(c.assignment.field_staff.clone().unwrap_or_default())
+    })?;
+    let mut n = 0;
+    for (p, changes, received) in
+        [(&agent, by_agent, now_ms - 1_800_000), (&field, by_field, now_ms - 1_700_000)]
+    {
+        match accept(conn, p, &doc_id, changes, received)? {
+            Outcome::Accepted { new } => n += new.len(),
+            other => return Err(refused("review queue conflict", format!("{other:?}"))),
+        }
+    }
+    match accept(conn, &field, &doc_id, grab, now_ms - 1_600_000)? {
+        Outcome::Rejected { .. } => {}
+        other => return Err(refused("review queue refusal", format!("expected a refusal, got {other:?}"))),
+    }
+    Ok(n)
 }
 
 /// A finished document: its changes in batches, each with the time the server receives it.
