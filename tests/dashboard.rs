@@ -383,3 +383,224 @@ fn supervisor_walks_leave_and_kpis_and_admin_manages_users_through_the_api() {
     std::io::Read::read_to_end(&mut res.into_reader(), &mut bytes).unwrap();
     assert!(bytes.starts_with(b"SQLite format 3\0"), "a SQLite file of {} bytes", bytes.len());
 }
+
+/// Team A's supervisor does the day's work through the API: the visit and complaint boards, a
+/// conflict made by two phones settled, an agent's customer assigned to another agent, a small
+/// callback campaign with its report, and the appearance sheet. Another team's supervisor gets
+/// none of it.
+#[test]
+fn supervisor_assigns_plans_a_campaign_and_reads_boards_through_the_api() {
+    use kefu_model::dates::{Date, CHINA_UTC_OFFSET_MIN};
+    use kefu_model::enums::{ComplaintCategory, ContactChannel, OrderStatus, Severity, VisitReason};
+    use kefu_model::records::customer::{CustomerFile, Order};
+    use kefu_model::verbs::{NewComplaint, NewVisit};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("sup_a", "supervisor", Some("A"));
+    server.add_user("sup_b", "supervisor", Some("B"));
+    let li = server.add_user("li", "agent", Some("A"));
+    let wang = server.add_user("wang", "agent", Some("A"));
+    let zhou = server.add_user("zhou", "field", Some("A"));
+    let sup = token(&server, "sup_a");
+    let other = token(&server, "sup_b");
+    let json = |(status, text): (u16, String)| -> (u16, serde_json::Value) {
+        (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status} {text}: {e}")))
+    };
+    let post = |path: &str, tok: &str, body: serde_json::Value| {
+        json(call(&server, "POST", path, Some(tok), Some(&body.to_string())))
+    };
+
+    // The agent's phone takes a customer who bought a month ago, dispatches a repair visit and
+    // takes a complaint; then syncs.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let today = Date::of_time(now, CHINA_UTC_OFFSET_MIN);
+    let phone_li = phone(dir.path(), &server, "li");
+    let doc = with(&phone_li, |c| {
+        let doc = c.create_customer(new_customer("诸葛明", "13800001111")).unwrap();
+        c.add_order(
+            &doc,
+            Order {
+                number: "HT-2026-001".into(),
+                item: "净水器".into(),
+                amount_fen: 399_900,
+                ordered_on: today.add_days(-40).to_string(),
+                completed_on: Some(today.add_days(-30).to_string()),
+                status: OrderStatus::Completed,
+            },
+        )
+        .unwrap();
+        c.dispatch_visit(
+            &doc,
+            &NewVisit {
+                work_order: "WO-API-1".into(),
+                reason: VisitReason::Repair,
+                staff: zhou.clone(),
+                window_start: now + 3_600_000,
+                window_end: now + 7_200_000,
+            },
+        )
+        .unwrap();
+        c.take_complaint(
+            &doc,
+            &NewComplaint {
+                channel: ContactChannel::Phone,
+                content: "安装师傅迟到".into(),
+                category: ComplaintCategory::Installation,
+                severity: Severity::Medium,
+                handler: li.clone(),
+            },
+        )
+        .unwrap();
+        doc
+    });
+    sync(&phone_li);
+    let doc = doc.to_string();
+
+    // The boards list the visit and the complaint; a bad filter is a 400; the agent and the
+    // other team's supervisor do not get them.
+    let (s, visits) = server.get("/api/v1/visits", &sup);
+    assert_eq!(s, 200, "{visits}");
+    let visit = visits.as_array().unwrap().iter().find(|v| v["doc_id"] == doc.as_str()).unwrap();
+    assert_eq!(
+        (visit["work_order"].as_str(), visit["staff"].as_str()),
+        (Some("WO-API-1"), Some(zhou.as_str()))
+    );
+    assert_eq!(visit["status"], "dispatched");
+    let (s, open) = server.get(&format!("/api/v1/visits?staff={zhou}&status=dispatched"), &sup);
+    assert_eq!((s, open.as_array().map(Vec::len)), (200, Some(1)), "{open}");
+    assert_eq!(server.get("/api/v1/visits?status=flying", &sup).0, 400);
+    let (s, complaints) = server.get("/api/v1/complaints?status=unresolved", &sup);
+    assert_eq!(s, 200, "{complaints}");
+    let complaint = complaints.as_array().unwrap().iter().find(|c| c["doc_id"] == doc.as_str()).unwrap();
+    assert_eq!(
+        (complaint["handler"].as_str(), complaint["unresolved"].as_bool()),
+        (Some(li.as_str()), Some(true))
+    );
+    assert_eq!(server.get("/api/v1/complaints?severity=apocalyptic", &sup).0, 400);
+    let (s, theirs) = server.get("/api/v1/complaints", &other);
+    assert_eq!((s, theirs.as_array().map(Vec::len)), (200, Some(0)), "{theirs}");
+    assert_eq!(server.get("/api/v1/visits", &token(&server, "li")).0, 403);
+
+    // Review: the agent's phone and the supervisor's change the address offline; the conflict
+    // is listed with both values and settled by keeping the supervisor's.
+    let phone_sup = phone(dir.path(), &server, "sup_a");
+    sync(&phone_sup);
+    let doc_id: kefu_model::DocumentId = doc.parse().unwrap();
+    let sups_address = "上海市浦东新区张杨路 501 号（主管核实）";
+    for (p, address) in [(&phone_li, "上海市浦东新区张杨路 502 号"), (&phone_sup, sups_address)] {
+        with(p, |c| {
+            let mut profile = c.read::<CustomerFile>(&doc_id).unwrap().profile;
+            profile.address = Some(address.to_string());
+            c.update_profile(&doc_id, profile).unwrap();
+        });
+    }
+    sync(&phone_li);
+    sync(&phone_sup);
+    let (s, conflicts) = server.get("/api/v1/review/conflicts", &sup);
+    assert_eq!(s, 200, "{conflicts}");
+    let conflict = conflicts.as_array().unwrap().iter().find(|c| c["doc_id"] == doc.as_str()).unwrap();
+    let values = conflict["values"].as_array().unwrap();
+    assert_eq!(values.len(), 2, "{conflict}");
+    let keep = values.iter().find(|v| v["value"] == sups_address).unwrap();
+    let resolve = serde_json::json!({"doc_id": doc, "path": conflict["path"], "value_id": keep["value_id"]});
+    assert_eq!(post("/api/v1/review/conflicts/resolve", &other, resolve.clone()).0, 404, "another team's");
+    let (s, m) = post("/api/v1/review/conflicts/resolve", &sup, resolve.clone());
+    assert_eq!(s, 200, "{m}");
+    assert_eq!(post("/api/v1/review/conflicts/resolve", &sup, resolve).0, 404, "already settled");
+    assert_eq!(server.get("/api/v1/review/conflicts", &sup), (200, serde_json::json!([])));
+    let (_, file) = server.get(&format!("/api/v1/customers/{doc}"), &sup);
+    assert_eq!(file["record"]["profile"]["address"], sups_address, "{file}");
+
+    // Assignment: the load lists both agents and the field staff; the customer goes to wang.
+    let (s, load) = server.get("/api/v1/assign/load", &sup);
+    assert_eq!(s, 200, "{load}");
+    let of = |id: &str| load.as_array().unwrap().iter().find(|r| r["user_id"] == id).cloned().unwrap();
+    assert_eq!(
+        (of(&li)["customers"].as_i64(), of(&wang)["customers"].as_i64()),
+        (Some(1), Some(0)),
+        "{load}"
+    );
+    assert_eq!(of(&zhou)["open_visits"], 1, "{load}");
+    let (s, e) = post("/api/v1/assign", &sup, serde_json::json!({"customers": [doc], "agent": zhou}));
+    assert_eq!(s, 400, "a field staff member is no agent: {e}");
+    let (s, e) = post("/api/v1/assign", &other, serde_json::json!({"customers": [doc], "agent": wang}));
+    assert!(s == 400 || s == 404, "another team's supervisor: {s} {e}");
+    let (s, m) = post("/api/v1/assign", &sup, serde_json::json!({"customers": [doc], "agent": wang}));
+    assert_eq!(s, 200, "{m}");
+    assert!(m["message"].as_str().is_some_and(|m| m.contains('1')), "{m}");
+    let (s, list) = server.get("/api/v1/customers", &sup);
+    assert_eq!(s, 200);
+    let row = list.as_array().unwrap().iter().find(|r| r["doc_id"] == doc.as_str()).unwrap();
+    assert_eq!(row["agent"], wang.as_str(), "{row}");
+
+    // A small campaign: customers whose last service was a week or more ago, over two days.
+    let campaign = serde_json::json!({
+        "name": "API 回访", "rule": "since_service", "days": 7, "customers": [doc],
+        "starts_on": today.add_days(1).to_string(), "ends_on": today.add_days(2).to_string(),
+        "agents": [wang], "keep_own_agent": true,
+    });
+    let (s, preview) = post("/api/v1/campaigns/preview", &sup, campaign.clone());
+    assert_eq!(s, 200, "{preview}");
+    let planned = preview["planned"].as_array().unwrap();
+    assert_eq!(planned.len(), 1, "{preview}");
+    assert_eq!(
+        (planned[0]["doc_id"].as_str(), planned[0]["agent"].as_str()),
+        (Some(doc.as_str()), Some(wang.as_str()))
+    );
+    assert_eq!(server.get("/api/v1/campaigns", &sup).1, serde_json::json!([]), "a preview changes nothing");
+    let mut bad = campaign.clone();
+    bad["starts_on"] = serde_json::json!(today.add_days(-3).to_string());
+    assert_eq!(post("/api/v1/campaigns/preview", &sup, bad).0, 400, "a campaign starting in the past");
+    let (s, e) = post("/api/v1/campaigns", &sup, serde_json::json!({"rule": "since_service"}));
+    assert_eq!(s, 400, "{e}");
+    let (s, created) = post("/api/v1/campaigns", &sup, campaign);
+    assert_eq!(s, 200, "{created}");
+    assert_eq!(created["scheduled"], 1, "{created}");
+    let id = created["campaign_id"].as_str().unwrap().to_string();
+    let (s, campaigns) = server.get("/api/v1/campaigns", &sup);
+    assert_eq!(s, 200);
+    assert!(campaigns
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["doc_id"] == id.as_str() && c["status"] == "active"));
+    let (s, report) = server.get(&format!("/api/v1/campaigns/{id}"), &sup);
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(report["info"]["name"], "API 回访");
+    let callbacks = report["callbacks"].as_array().unwrap();
+    assert_eq!(callbacks.len(), 1, "{report}");
+    assert_eq!(
+        (callbacks[0]["customer_id"].as_str(), callbacks[0]["agent"].as_str()),
+        (Some(doc.as_str()), Some(wang.as_str()))
+    );
+    assert_eq!(server.get(&format!("/api/v1/campaigns/{id}"), &other).0, 404, "another team's campaign");
+    assert_eq!(post(&format!("/api/v1/campaigns/{id}/close"), &other, serde_json::json!({})).0, 404);
+
+    // The appearance sheet of today lists the team's field staff and agents with the checklist;
+    // one check recorded is read back.
+    let (s, sheet) = server.get("/api/v1/appearance", &sup);
+    assert_eq!(s, 200, "{sheet}");
+    assert_eq!(sheet["date"], today.to_string());
+    assert_eq!(sheet["exists"], false);
+    let people = sheet["people"].as_array().unwrap();
+    for who in [&li, &wang, &zhou] {
+        assert!(people.iter().any(|p| p["staff"] == who.as_str() && p["checked"] == false), "{who}: {sheet}");
+    }
+    let code = people[0]["items"][0]["code"].as_str().unwrap().to_string();
+    assert_eq!(server.get("/api/v1/appearance?date=2026-02-30", &sup).0, 400);
+    let (s, m) = post(
+        "/api/v1/appearance",
+        &sup,
+        serde_json::json!({"checks": [{"staff": zhou, "items": [{"code": code, "pass": false, "note": "工牌未佩戴"}]}]}),
+    );
+    assert_eq!(s, 200, "{m}");
+    let (_, sheet) = server.get(&format!("/api/v1/appearance?date={today}"), &sup);
+    let p = sheet["people"].as_array().unwrap().iter().find(|p| p["staff"] == zhou.as_str()).unwrap();
+    assert_eq!((p["checked"].as_bool(), p["passed"].as_bool()), (Some(true), Some(false)), "{p}");
+    let (s, rates) = server.get("/api/v1/appearance/rates", &sup);
+    assert_eq!((s, rates["sheets"].as_i64()), (200, Some(1)), "{rates}");
+
+    // No refused change waits for review.
+    assert_eq!(server.get("/api/v1/review/rejected", &sup), (200, serde_json::json!([])));
+}

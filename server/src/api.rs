@@ -127,7 +127,8 @@ pub struct ApiError {
 
 /// The API routes with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::api_work::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(crate::api_work::router())
         .routes(routes!(summary))
         .routes(routes!(list_customers))
         .routes(routes!(get_customer))

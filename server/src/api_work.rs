@@ -21,7 +21,9 @@ use crate::web::boards::{self, ComplaintFilter, ComplaintRow, ReviewVisit, Visit
 use crate::web::campaigns::{
     self, CampaignPreview, CampaignReport, CampaignRow, CloseCampaignInput, CreatedCampaign, NewCampaignInput,
 };
-use crate::web::review::{self, ConflictRow, CorrectInput, CorrectedValue, DismissInput, RejectedRow, ResolveInput};
+use crate::web::review::{
+    self, ConflictRow, CorrectInput, CorrectedValue, DismissInput, RejectedRow, ResolveInput,
+};
 
 /// The routes of this module with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -277,7 +279,10 @@ pub struct CloseCampaignRequest {
 /// The team's callback campaigns (回访计划), newest first, with their progress.
 #[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns",
     responses((status = 200, body = Vec<CampaignRow>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
-async fn list_campaigns(State(st): State<AppState>, who: ApiUser) -> Result<Json<Vec<CampaignRow>>, ServerError> {
+async fn list_campaigns(
+    State(st): State<AppState>,
+    who: ApiUser,
+) -> Result<Json<Vec<CampaignRow>>, ServerError> {
     let team = who.team()?;
     let db = st.db.clone();
     Ok(Json(blocking(move || campaigns::campaigns(&db.lock(), &team)).await?))
@@ -367,7 +372,10 @@ pub struct AcceptRequest {
 /// each value with who wrote it (server-verified) and when.
 #[utoipa::path(get, path = "/api/v1/review/conflicts", tag = "review",
     responses((status = 200, body = Vec<ConflictRow>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
-async fn list_conflicts(State(st): State<AppState>, who: ApiUser) -> Result<Json<Vec<ConflictRow>>, ServerError> {
+async fn list_conflicts(
+    State(st): State<AppState>,
+    who: ApiUser,
+) -> Result<Json<Vec<ConflictRow>>, ServerError> {
     let team = who.team()?;
     let db = st.db.clone();
     Ok(Json(blocking(move || review::list_conflicts(&db.lock(), &team)).await?))
@@ -391,7 +399,10 @@ async fn resolve_conflict(
 /// them, when, why they were refused and the fields they set.
 #[utoipa::path(get, path = "/api/v1/review/rejected", tag = "review",
     responses((status = 200, body = Vec<RejectedRow>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
-async fn list_rejected(State(st): State<AppState>, who: ApiUser) -> Result<Json<Vec<RejectedRow>>, ServerError> {
+async fn list_rejected(
+    State(st): State<AppState>,
+    who: ApiUser,
+) -> Result<Json<Vec<RejectedRow>>, ServerError> {
     let team = who.team()?;
     let db = st.db.clone();
     Ok(Json(blocking(move || review::list_rejected(&db.lock(), &team)).await?))

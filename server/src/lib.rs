@@ -2,9 +2,9 @@
 //! pipeline and projection, metrics, and the supervisor dashboard (`web`) with its JSON API.
 
 pub mod accept;
+pub mod access;
 pub mod api;
 pub mod api_work;
-pub mod access;
 pub mod auth;
 pub mod backup;
 pub mod db;
