@@ -86,7 +86,17 @@ fn seeds_a_complete_valid_department_once() {
     assert_eq!(stored["roster"], 3, "late October to early December");
     assert!((7..=21).contains(&stored["attendance"]), "{stored:?}");
     assert!((18..=20).contains(&stored["appearance_check"]), "{stored:?}");
-    assert_eq!(count(&db, "SELECT count(*) FROM quarantine"), 0);
+    // The one refusal is the review queue's: a field phone giving a customer to itself.
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM quarantine WHERE reason LIKE 'only a supervisor can change%'"),
+        1
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM quarantine"), 1);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM documents WHERE conflicts > 0"),
+        1,
+        "the review queue's conflict"
+    );
     assert_eq!(count(&db, "SELECT count(*) FROM provenance") as usize, summary.changes);
     assert!(summary.records["orders"] > 150 && summary.records["callbacks"] > 200, "{:?}", summary.records);
 
