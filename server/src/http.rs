@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::routes;
 
 use crate::access::{access, Access, DocMeta};
+use crate::api::blocking;
 use crate::auth::{self, LoginResponse, Principal};
 use crate::db::Db;
 use crate::error::ServerError;
@@ -59,13 +60,6 @@ pub fn app(state: AppState) -> Router {
 
 async fn healthz() -> &'static str {
     "ok"
-}
-
-/// Runs blocking database work off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ServerError> + Send + 'static,
-) -> Result<T, ServerError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ServerError::Internal(e.to_string()))?
 }
 
 /// Sign-in request.

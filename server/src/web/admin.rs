@@ -28,6 +28,7 @@ use super::form::FormData;
 use super::layout::{self, form_fields};
 use super::table::{export_links, Cell, Table};
 use super::{after_action, blocking, fmt_time, label, Ctx, Lang, PageError, Posted};
+use crate::api::blocking as run;
 use crate::auth::{self, now_ms, NewUser, Principal};
 use crate::error::ServerError;
 use crate::http::AppState;
@@ -453,13 +454,6 @@ async fn users_page(
         (with_actions(&t, ctx.t("没有用户", "No users"), ctx.t("操作", "Actions"), &actions))
     };
     Ok(layout::page(&ctx, ctx.t("用户", "Users"), body))
-}
-
-/// Runs an action on a blocking thread.
-async fn run(
-    f: impl FnOnce() -> Result<String, ServerError> + Send + 'static,
-) -> Result<String, ServerError> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(ServerError::Internal(e.to_string())))
 }
 
 fn new_user_from_form(form: &FormData) -> Result<NewUserInput, ServerError> {

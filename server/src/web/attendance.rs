@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::layout::{self, form_fields};
 use super::table::{export_links, Cell, Table};
 use super::{after_action, blocking, fmt_time, label, today, Ctx, Lang, PageResult, Posted};
+use crate::api::blocking as run;
 use crate::auth::{now_ms, Principal};
 use crate::edit;
 use crate::error::ServerError;
@@ -903,13 +904,6 @@ async fn overtime_post(State(state): State<AppState>, posted: Posted) -> Respons
         Err(e) => Err(e),
     };
     after_action(ctx.lang, &posted.back, result)
-}
-
-/// Runs an action off the async threads.
-async fn run<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ServerError> + Send + 'static,
-) -> Result<T, ServerError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ServerError::Internal(e.to_string()))?
 }
 
 // ---- the roster -------------------------------------------------------------------------------

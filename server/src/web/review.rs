@@ -36,6 +36,7 @@ use super::layout::{self, form_fields};
 use super::table::{export_links, Cell, Table};
 use super::{after_action, blocking, fmt_time, label, Ctx, Lang, PageError, Posted};
 use crate::accept;
+use crate::api::blocking as run;
 use crate::auth::{now_ms, Principal};
 use crate::edit;
 use crate::error::ServerError;
@@ -1368,12 +1369,6 @@ fn rejected_card(ctx: &Ctx, r: &RejectedRow, people: &BTreeMap<String, (String, 
             }
         }
     }
-}
-
-async fn run(
-    f: impl FnOnce() -> Result<String, ServerError> + Send + 'static,
-) -> Result<String, ServerError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ServerError::Internal(e.to_string()))?
 }
 
 fn parse_path(form: &FormData, name: &str) -> Result<Vec<String>, ServerError> {
