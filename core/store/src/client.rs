@@ -551,6 +551,11 @@ impl Client {
         Ok(out)
     }
 
+    /// Any record as JSON (the document schema), for generic screens and clients.
+    pub fn record_json(&mut self, id: &DocumentId) -> Result<serde_json::Value> {
+        self.with_doc(id, |d| d.json_fast())
+    }
+
     /// The document's saved bytes (for sync and export).
     pub fn document_bytes(&mut self, id: &DocumentId) -> Result<Vec<u8>> {
         self.with_doc(id, |d| d.save())
@@ -940,6 +945,26 @@ impl Client {
             }
         }
         Ok(Shift::Early)
+    }
+
+    /// The signed-in user's attendance on a date (clock events, lateness, leave), read from
+    /// their attendance month without creating it; the rostered shift when nothing is recorded.
+    pub fn my_day(&mut self, date: &str) -> Result<kefu_model::records::attendance::DaySummary> {
+        if Date::parse(date).is_none() {
+            return Err(invalid("attendance", "date", format!("{date:?} is not a date (YYYY-MM-DD)")));
+        }
+        let id = self.identity.clone().ok_or(StoreError::NoIdentity)?;
+        let doc = self.attendance_for_month(&date[..7], Some(&id.user_id))?.into_iter().next();
+        if let Some(doc) = doc.and_then(|d| d.doc_id.parse::<DocumentId>().ok()) {
+            let month: AttendanceMonth = self.read(&doc)?;
+            return Ok(month.day(date, self.utc_offset_min));
+        }
+        let shift = self.my_shift(date)?;
+        Ok(kefu_model::records::attendance::DaySummary {
+            date: date.to_string(),
+            shift: Some(shift),
+            ..Default::default()
+        })
     }
 
     /// Clocks the signed-in user in or out now. The shift comes from the roster.

@@ -622,7 +622,10 @@ enum Command {
 #[derive(Debug)]
 pub struct SyncHandle {
     tx: mpsc::UnboundedSender<Command>,
+    /// The sync thread, when [`start`] made one.
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Told when the sync task has finished, when [`start_on`] spawned it on a runtime.
+    done: Option<std::sync::mpsc::Receiver<()>>,
 }
 
 impl SyncHandle {
@@ -640,6 +643,11 @@ impl SyncHandle {
         let _ = self.tx.send(Command::Stop);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+        if let Some(done) = self.done.take() {
+            // The task ends at its next await point; a stuck network call is cut by its own
+            // timeouts, so this wait is bounded too.
+            let _ = done.recv_timeout(ANSWER_TIMEOUT);
         }
     }
 }
@@ -666,7 +674,24 @@ pub fn start(
         .name("kefu-sync".into())
         .spawn(move || rt.block_on(live(store, listener, rx)))
         .map_err(|e| SyncError::Network(format!("no sync thread: {e}")))?;
-    Ok(SyncHandle { tx, thread: Some(thread) })
+    Ok(SyncHandle { tx, thread: Some(thread), done: None })
+}
+
+/// Like [`start`], but runs the sync as a task on a runtime the caller owns (the bindings'
+/// one background runtime) instead of a thread of its own. [`SyncHandle::stop`] must not be
+/// called from a thread of that runtime.
+pub fn start_on(
+    runtime: &tokio::runtime::Handle,
+    store: SharedStore,
+    listener: Arc<dyn Fn(Status) + Send + Sync>,
+) -> SyncHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    runtime.spawn(async move {
+        live(store, listener, rx).await;
+        let _ = done_tx.send(());
+    });
+    SyncHandle { tx, thread: None, done: Some(done_rx) }
 }
 
 /// Waits up to `d` for a command; `true` when told to stop.
