@@ -41,6 +41,11 @@ cp "$lib" "$out.tmp/lib/"
 "$bindgen" generate "$lib" --language swift --out-dir "$out.tmp/swift" --no-format >&2
 # The Python module loads lib<name>.so from its own directory.
 ln -s ../lib/libkefu.so "$out.tmp/python/libkefu.so"
-rm -rf "$out"
-mv "$out.tmp" "$out"
+# Replace what was generated; keep what others built from it (jars/, with their stamps).
+mkdir -p "$out"
+for part in lib python kotlin-jvm kotlin-android swift; do
+  rm -rf "${out:?}/$part"
+  mv "$out.tmp/$part" "$out/$part"
+done
+rm -rf "$out.tmp"
 say "generated into $out"

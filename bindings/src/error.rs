@@ -3,51 +3,52 @@
 use kefu_store::StoreError;
 use kefu_sync::SyncError;
 
-/// What went wrong, in a form the app can act on.
+/// What went wrong, in a form the app can act on. (The text field is `detail`, not `message`:
+/// uniffi's Kotlin exceptions would clash with `Throwable.message`.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum KefuError {
     /// The server could not be reached or the connection broke: work on offline, retry later.
-    #[error("network: {message}")]
+    #[error("network: {detail}")]
     Network {
         /// What failed.
-        message: String,
+        detail: String,
     },
     /// Not signed in, wrong password, or the sign-in expired or was revoked: sign in again.
-    #[error("unauthorized: {message}")]
+    #[error("unauthorized: {detail}")]
     Unauthorized {
         /// What the server or the store said.
-        message: String,
+        detail: String,
     },
     /// The input breaks a rule; nothing was written. `field` names the input to correct.
-    #[error("invalid {field}: {message}")]
+    #[error("invalid {field}: {detail}")]
     InvalidInput {
         /// The field (or `record.field`) that is wrong.
         field: String,
         /// Every broken rule, in words.
-        message: String,
+        detail: String,
     },
     /// The phone's storage failed (disk full, damaged file, a newer app's database).
-    #[error("storage: {message}")]
+    #[error("storage: {detail}")]
     Storage {
         /// What failed.
-        message: String,
+        detail: String,
     },
     /// Anything else (e.g. the record does not exist, the server answered with an error).
-    #[error("{message}")]
+    #[error("{detail}")]
     Other {
         /// What failed.
-        message: String,
+        detail: String,
     },
 }
 
 impl KefuError {
     /// An invalid input about one field.
     pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Self {
-        KefuError::InvalidInput { field: field.to_string(), message: message.into() }
+        KefuError::InvalidInput { field: field.to_string(), detail: message.into() }
     }
 
     pub(crate) fn other(message: impl Into<String>) -> Self {
-        KefuError::Other { message: message.into() }
+        KefuError::Other { detail: message.into() }
     }
 }
 
@@ -58,15 +59,15 @@ impl From<StoreError> for KefuError {
             StoreError::Invalid(problems) => {
                 // The field within its record (the message names the record too).
                 let field = problems.first().map(|p| p.field.clone()).unwrap_or_default();
-                KefuError::InvalidInput { field, message }
+                KefuError::InvalidInput { field, detail: message }
             }
-            StoreError::NotAllowed(_) => KefuError::InvalidInput { field: "status".into(), message },
-            StoreError::NoIdentity => KefuError::Unauthorized { message },
+            StoreError::NotAllowed(_) => KefuError::InvalidInput { field: "status".into(), detail: message },
+            StoreError::NoIdentity => KefuError::Unauthorized { detail: message },
             StoreError::NotADatabase { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::CorruptDocument { .. }
-            | StoreError::Sqlite(_) => KefuError::Storage { message },
-            StoreError::NotFound(_) | StoreError::Document(_) => KefuError::Other { message },
+            | StoreError::Sqlite(_) => KefuError::Storage { detail: message },
+            StoreError::NotFound(_) | StoreError::Document(_) => KefuError::Other { detail: message },
         }
     }
 }
@@ -74,9 +75,9 @@ impl From<StoreError> for KefuError {
 impl From<SyncError> for KefuError {
     fn from(e: SyncError) -> Self {
         match e {
-            SyncError::Network(message) => KefuError::Network { message },
-            SyncError::Unauthorized => KefuError::Unauthorized { message: e.to_string() },
-            SyncError::Server(message) => KefuError::Other { message },
+            SyncError::Network(message) => KefuError::Network { detail: message },
+            SyncError::Unauthorized => KefuError::Unauthorized { detail: e.to_string() },
+            SyncError::Server(message) => KefuError::Other { detail: message },
             SyncError::Store(s) => s.into(),
         }
     }
