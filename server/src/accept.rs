@@ -308,6 +308,7 @@ pub fn accept_merged(
         "UPDATE documents SET conflicts = ?2 WHERE doc_id = ?1",
         params![doc_id, projected.conflicts().len() as i64],
     )?;
+    crate::attachments::index_refs(&tx, doc_id, &projected.json_fast())?;
     tx.commit()?;
     Ok((Outcome::Accepted { new: hashes }, Some(meta)))
 }

@@ -129,6 +129,7 @@ pub struct ApiError {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::api_work::router())
+        .merge(crate::attachments::router())
         .routes(routes!(summary))
         .routes(routes!(list_customers))
         .routes(routes!(get_customer))

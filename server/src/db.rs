@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/005_peer_sync_state.sql"),
     include_str!("../migrations/006_review.sql"),
     include_str!("../migrations/007_kpi_weights.sql"),
+    include_str!("../migrations/008_attachments.sql"),
 ];
 
 /// The one writer connection, shared behind a mutex and used from blocking threads only.
@@ -74,6 +75,7 @@ impl Db {
             }
         };
         count_conflicts(&conn)?;
+        crate::attachments::index_unindexed(&conn)?;
         Ok(Db { conn: Arc::new(Mutex::new(conn)), path, storage_id })
     }
 

@@ -25,6 +25,16 @@ pub enum ServerError {
     /// Signed in, but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// The request body is larger than allowed; the text says the limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The request does not fit the current state (e.g. an upload offset that is not where
+    /// the upload stands); the text says what is expected.
+    #[error("{0}")]
+    Conflict(String),
+    /// A byte range outside the resource.
+    #[error("{0}")]
+    RangeNotSatisfiable(String),
     /// A background task failed.
     #[error("internal: {0}")]
     Internal(String),
@@ -39,6 +49,9 @@ impl IntoResponse for ServerError {
             ServerError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             ServerError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
             ServerError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+            ServerError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
+            ServerError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+            ServerError::RangeNotSatisfiable(m) => (StatusCode::RANGE_NOT_SATISFIABLE, m.clone()),
             // Internals (paths, SQL) are logged, never sent.
             other => {
                 tracing::error!(error = %other, "request failed");

@@ -28,13 +28,21 @@ pub struct AppState {
     pub db: Db,
     /// Live sync connections, the document cache and counters.
     pub sync: Arc<SyncShared>,
+    /// Attachment size limit and retention.
+    pub attachments: crate::attachments::AttachmentLimits,
 }
 
 impl AppState {
     /// State for a server on `db` with these limits.
     pub fn new(db: Db, limits: Limits) -> AppState {
         let sync = Arc::new(SyncShared::new(db.storage_id(), limits));
-        AppState { db, sync }
+        AppState { db, sync, attachments: Default::default() }
+    }
+
+    /// The same state with these attachment limits.
+    pub fn with_attachment_limits(mut self, limits: crate::attachments::AttachmentLimits) -> AppState {
+        self.attachments = limits;
+        self
     }
 }
 

@@ -5,6 +5,7 @@ pub mod accept;
 pub mod access;
 pub mod api;
 pub mod api_work;
+pub mod attachments;
 pub mod auth;
 pub mod backup;
 pub mod db;

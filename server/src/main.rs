@@ -207,8 +207,34 @@ fn serve(
         let addr = listener.local_addr().map_err(|e| ServerError::Internal(e.to_string()))?;
         println!("listening on http://{addr}");
         after_listening(addr);
-        let state = AppState::new(db, kefu_server::sync::Limits::from_env()?);
+        let attachment_limits = kefu_server::attachments::AttachmentLimits::from_env()?;
+        let state = AppState::new(db, kefu_server::sync::Limits::from_env()?)
+            .with_attachment_limits(attachment_limits);
         let shared = state.sync.clone();
+        // Hourly: delete attachments no record refers to, and abandoned uploads, once they
+        // are older than the retention period.
+        let sweeper = state.db.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                let db = sweeper.clone();
+                let swept = tokio::task::spawn_blocking(move || {
+                    kefu_server::attachments::sweep(
+                        &mut db.lock(),
+                        kefu_server::auth::now_ms(),
+                        attachment_limits.retention_ms,
+                    )
+                })
+                .await;
+                match swept {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => tracing::info!(attachments = n, "deleted unreferenced attachments"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "attachment sweep failed"),
+                    Err(e) => tracing::warn!(error = %e, "attachment sweep panicked"),
+                }
+            }
+        });
         axum::serve(listener, app(state))
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;

@@ -77,6 +77,30 @@ pub trait Record: Serialize + serde::de::DeserializeOwned + Clone + Sized + 'sta
     }
 }
 
+/// The SHA-256 of every attachment a record refers to (visit photos and signatures, check
+/// item photos, medical certificates), found by shape anywhere in the record's JSON: an
+/// object with `sha256`, `size` and `media_type`. The server gives access to an attachment
+/// through the records that refer to it; the phone uploads what its records refer to.
+pub fn attachment_hashes(record: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    fn walk(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let (Some(serde_json::Value::String(h)), true, true) =
+                    (m.get("sha256"), m.contains_key("size"), m.contains_key("media_type"))
+                {
+                    out.insert(h.clone());
+                }
+                m.values().for_each(|c| walk(c, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|c| walk(c, out)),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(record, &mut out);
+    out
+}
+
 /// Validates a new state and the step from `before` to it: what the server checks for every
 /// incoming change before accepting it.
 pub fn validate_transition<R: Record>(before: &R, after: &R) -> Result<(), Problems> {

@@ -1,0 +1,228 @@
+//! Attachments end to end (issue 6, server side): a photo referred to by a field visit is
+//! uploaded in chunks over a cut connection and resumed, fetched whole and by range by the
+//! team's supervisor, refused to another team's supervisor, and kept in backups; a tampered
+//! chunk is refused; a 100 MB file is refused before its body is read.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use kefu_model::enums::VisitReason;
+use kefu_model::records::customer::CustomerFile;
+use kefu_model::records::AttachmentRef;
+use kefu_model::verbs::NewVisit;
+use kefu_tests::{new_customer, phone, sync, with, Server};
+use sha2::{Digest, Sha256};
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn sha(b: &[u8]) -> String {
+    hex(&Sha256::digest(b))
+}
+
+fn bearer(server: &Server, user: &str) -> String {
+    server.login(user)["token"].as_str().expect("token").to_string()
+}
+
+/// PUT one chunk: (status, body).
+fn put_chunk(
+    server: &Server,
+    token: &str,
+    file_sha: &str,
+    size: usize,
+    offset: usize,
+    chunk: &[u8],
+    chunk_sha: &str,
+) -> (u16, serde_json::Value) {
+    let r = ureq::put(&format!("{}/api/v1/attachments/{file_sha}?offset={offset}", server.url))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Content-Type", "image/jpeg")
+        .set("X-Kefu-Size", &size.to_string())
+        .set("X-Kefu-Chunk-Sha256", chunk_sha)
+        .send_bytes(chunk);
+    match r {
+        Ok(r) => (r.status(), r.into_json().expect("json")),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or_default()),
+        Err(e) => panic!("PUT: {e}"),
+    }
+}
+
+fn get_bytes(
+    server: &Server,
+    token: &str,
+    path: &str,
+    range: Option<&str>,
+) -> (u16, Vec<u8>, Option<String>) {
+    let mut req =
+        ureq::get(&format!("{}{path}", server.url)).set("Authorization", &format!("Bearer {token}"));
+    if let Some(r) = range {
+        req = req.set("Range", r);
+    }
+    match req.call() {
+        Ok(r) => {
+            let status = r.status();
+            let cr = r.header("Content-Range").map(str::to_string);
+            let mut out = Vec::new();
+            r.into_reader().read_to_end(&mut out).expect("read");
+            (status, out, cr)
+        }
+        Err(ureq::Error::Status(code, _)) => (code, Vec::new(), None),
+        Err(e) => panic!("GET {path}: {e}"),
+    }
+}
+
+#[test]
+fn a_visit_photo_uploads_in_resumable_chunks_and_only_its_team_sees_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("sup", "supervisor", Some("A"));
+    let field_id = server.add_user("zhang", "field", Some("A"));
+    server.add_user("sup_b", "supervisor", Some("B"));
+    let sup = phone(dir.path(), &server, "sup");
+    let zhang = phone(dir.path(), &server, "zhang");
+
+    // A visit for zhang, who photographs the work.
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_millis() as i64;
+    let (doc, visit) = with(&sup, |c| {
+        let id = c.create_customer(new_customer("孙丽", "13700137000")).expect("create");
+        c.assign_customer(&id, None, Some(field_id.clone())).expect("assign");
+        let visit = c
+            .dispatch_visit(
+                &id,
+                &NewVisit {
+                    work_order: "WO-PHOTO".into(),
+                    reason: VisitReason::Repair,
+                    staff: field_id.clone(),
+                    window_start: now,
+                    window_end: now + 3_600_000,
+                },
+            )
+            .expect("dispatch");
+        (id, visit)
+    });
+    sync(&sup);
+    sync(&zhang);
+    let photo: Vec<u8> = (0..2_500_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let photo_sha = sha(&photo);
+    with(&zhang, |c| {
+        c.edit(&doc, |f: &mut CustomerFile, _| {
+            let v = f.visits.get_mut(&visit).expect("visit");
+            v.photos.insert(
+                photo_sha.clone(),
+                AttachmentRef {
+                    sha256: photo_sha.clone(),
+                    size: photo.len() as i64,
+                    media_type: "image/jpeg".into(),
+                    attached_by: field_id.clone(),
+                    attached_at: now,
+                },
+            );
+            Ok(())
+        })
+        .expect("attach")
+    });
+    let r = sync(&zhang);
+    assert_eq!(r.rejected, 0, "{r:?}");
+
+    let tz = bearer(&server, "zhang");
+    let ts = bearer(&server, "sup");
+    let tb = bearer(&server, "sup_b");
+    let status_path = format!("/api/v1/attachments/{photo_sha}/status");
+
+    // Not uploaded yet: nothing to fetch.
+    assert_eq!(get_bytes(&server, &ts, &format!("/api/v1/attachments/{photo_sha}"), None).0, 404);
+
+    // The first megabyte arrives; then the connection is cut (the phone stops).
+    let mb = 1 << 20;
+    let (code, body) = put_chunk(&server, &tz, &photo_sha, photo.len(), 0, &photo[..mb], &sha(&photo[..mb]));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["received"], mb as u64);
+    // A tampered chunk (bytes changed on the way) is refused and not stored.
+    let mut tampered = photo[mb..2 * mb].to_vec();
+    tampered[1234] ^= 0xff;
+    let (code, body) =
+        put_chunk(&server, &tz, &photo_sha, photo.len(), mb, &tampered, &sha(&photo[mb..2 * mb]));
+    assert_eq!(code, 400, "{body}");
+    // Resuming asks where the upload stands and goes on from there.
+    let (code, st) = server.get(&status_path, &tz);
+    assert_eq!(
+        (code, st["received"].as_u64(), st["complete"].as_bool()),
+        (200, Some(mb as u64), Some(false))
+    );
+    // A chunk at the wrong offset is told where to resume.
+    let (code, _) =
+        put_chunk(&server, &tz, &photo_sha, photo.len(), 2 * mb, &photo[2 * mb..], &sha(&photo[2 * mb..]));
+    assert_eq!(code, 409);
+    let mut offset = st["received"].as_u64().expect("received") as usize;
+    while offset < photo.len() {
+        let end = (offset + mb).min(photo.len());
+        let (code, body) = put_chunk(
+            &server,
+            &tz,
+            &photo_sha,
+            photo.len(),
+            offset,
+            &photo[offset..end],
+            &sha(&photo[offset..end]),
+        );
+        assert_eq!(code, 200, "{body}");
+        offset = end;
+    }
+    let (_, st) = server.get(&status_path, &tz);
+    assert_eq!(st["complete"], true);
+
+    // The supervisor of the visit's team fetches it whole and by range; the bytes match.
+    let (code, bytes, _) = get_bytes(&server, &ts, &format!("/api/v1/attachments/{photo_sha}"), None);
+    assert_eq!(code, 200);
+    assert_eq!(sha(&bytes), photo_sha);
+    let (code, part, cr) =
+        get_bytes(&server, &ts, &format!("/api/v1/attachments/{photo_sha}"), Some("bytes=1048000-1049999"));
+    assert_eq!((code, cr.as_deref()), (206, Some("bytes 1048000-1049999/2500000")));
+    assert_eq!(part, photo[1_048_000..1_050_000].to_vec());
+    // Another team's supervisor: as if it did not exist.
+    assert_eq!(get_bytes(&server, &tb, &format!("/api/v1/attachments/{photo_sha}"), None).0, 404);
+    assert_eq!(server.get(&status_path, &tb).0, 404);
+    // Stored once, even when uploaded again.
+    let (code, body) = put_chunk(&server, &tz, &photo_sha, photo.len(), 0, &photo[..10], &sha(&photo[..10]));
+    assert_eq!((code, body["complete"].as_bool()), (200, Some(true)));
+    assert_eq!(server.count(&format!("SELECT count(*) FROM attachments WHERE sha256 = '{photo_sha}'")), 1);
+    assert_eq!(
+        server.count(&format!("SELECT count(*) FROM attachment_refs WHERE sha256 = '{photo_sha}'")),
+        1
+    );
+}
+
+#[test]
+fn a_100_mb_file_is_refused_before_its_body_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("zhang", "field", Some("A"));
+    let token = bearer(&server, "zhang");
+    let size = 100usize << 20;
+    let fake_sha = "ab".repeat(32);
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let head = format!(
+        "PUT /api/v1/attachments/{fake_sha}?offset=0 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: image/jpeg\r\nX-Kefu-Size: {size}\r\nX-Kefu-Chunk-Sha256: {fake_sha}\r\nContent-Length: {size}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).expect("head");
+    // Only 64 KiB of the 100 MB are ever sent: the answer must come without the rest.
+    s.write_all(&vec![0u8; 64 << 10]).expect("some body");
+    let started = Instant::now();
+    let mut answer = [0u8; 512];
+    let n = s.read(&mut answer).expect("an answer before the body is complete");
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // A chunk larger than a chunk may be (of an allowed file) is refused too.
+    let big = vec![7u8; 5 << 20];
+    let (code, body) = put_chunk(&server, &token, &sha(&big), big.len(), 0, &big, &sha(&big));
+    assert_eq!(code, 413, "{body}");
+    assert_eq!(server.count("SELECT count(*) FROM attachments"), 0);
+}
