@@ -522,12 +522,11 @@ pub fn sweep(conn: &mut Connection, now: i64, retention_ms: i64) -> Result<usize
 mod tests {
     use super::*;
 
-    fn db() -> Connection {
-        let dir = std::env::temp_dir().join(format!("kefu-att-{}-{}", std::process::id(), now_ms()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let db = crate::db::Db::open(&dir).expect("open");
-        let conn = Connection::open(db.path()).expect("conn");
-        conn
+    /// A migrated server database in a temporary directory (removed when the guard drops).
+    fn db() -> (Connection, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = crate::db::Db::open(dir.path()).expect("open");
+        (Connection::open(db.path()).expect("conn"), dir)
     }
 
     fn sha(b: &[u8]) -> String {
@@ -536,7 +535,7 @@ mod tests {
 
     #[test]
     fn chunks_resume_and_complete_only_with_the_right_hash() {
-        let mut c = db();
+        let (mut c, _dir) = db();
         let file: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
         let h = sha(&file);
         let s = store_chunk(&mut c, &h, 10_000, "image/jpeg", "u1", 0, &file[..4000], 1).expect("first");
@@ -574,7 +573,7 @@ mod tests {
 
     #[test]
     fn sweep_keeps_referenced_and_recent_attachments() {
-        let mut c = db();
+        let (mut c, _dir) = db();
         let day = 86_400_000;
         let (a, b, d) = (b"referenced".as_slice(), b"orphan".as_slice(), b"recent".as_slice());
         for (bytes, at) in [(a, 0), (b, 0), (d, 40 * day)] {
