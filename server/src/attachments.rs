@@ -37,9 +37,10 @@ use utoipa_axum::routes;
 
 use crate::access::{access, Access, DocMeta};
 use crate::api::{blocking, ApiError, ApiUser};
-use crate::auth::{now_ms, Principal};
+use crate::auth::{hex, now_ms, Principal};
 use crate::error::ServerError;
 use crate::http::AppState;
+use crate::sync::env_number;
 
 /// Largest chunk one upload request may carry.
 pub const MAX_CHUNK_BYTES: usize = 4 << 20;
@@ -71,20 +72,10 @@ impl AttachmentLimits {
     /// `KEFU_ATTACHMENT_RETENTION_DAYS` when set.
     pub fn from_env() -> Result<AttachmentLimits, ServerError> {
         let mut l = AttachmentLimits::default();
-        let var = |name: &str| -> Result<Option<u64>, ServerError> {
-            match std::env::var(name) {
-                Ok(v) => v
-                    .trim()
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| ServerError::Config(format!("{name}={v:?} is not a whole number"))),
-                Err(_) => Ok(None),
-            }
-        };
-        if let Some(v) = var("KEFU_MAX_ATTACHMENT_BYTES")? {
+        if let Some(v) = env_number::<u64>("KEFU_MAX_ATTACHMENT_BYTES")? {
             l.max_bytes = v.max(1);
         }
-        if let Some(v) = var("KEFU_ATTACHMENT_RETENTION_DAYS")? {
+        if let Some(v) = env_number::<u64>("KEFU_ATTACHMENT_RETENTION_DAYS")? {
             l.retention_ms = (v as i64).saturating_mul(86_400_000);
         }
         Ok(l)
@@ -127,10 +118,6 @@ fn check_hash(sha256: &str) -> Result<(), ServerError> {
             sha256.chars().take(80).collect::<String>()
         )))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ServerError> {

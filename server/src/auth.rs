@@ -24,7 +24,8 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], ServerError> {
     Ok(b)
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -845,38 +845,41 @@ fn push(st: &AppState, c: &mut Conn, doc: &str) -> Result<Step, ServerError> {
     Ok(step)
 }
 
+/// A number from the environment variable `name`, if set; a value that is not a number is a
+/// configuration error naming the variable.
+pub fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, ServerError> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| ServerError::Config(format!("{name}={v:?} is not a valid number"))),
+        Err(_) => Ok(None),
+    }
+}
+
 impl Limits {
     /// The defaults, overridden by `KEFU_MAX_MESSAGE_BYTES`, `KEFU_MAX_DOCUMENT_BYTES`,
     /// `KEFU_MESSAGES_PER_SECOND`, `KEFU_MESSAGE_BURST`, `KEFU_PING_SECONDS` and
     /// `KEFU_IDLE_SECONDS` when set.
     pub fn from_env() -> Result<Limits, ServerError> {
         let mut l = Limits::default();
-        fn var<T: std::str::FromStr>(name: &str) -> Result<Option<T>, ServerError> {
-            match std::env::var(name) {
-                Ok(v) => v
-                    .trim()
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| ServerError::Config(format!("{name}={v:?} is not a valid number"))),
-                Err(_) => Ok(None),
-            }
-        }
-        if let Some(v) = var("KEFU_MAX_MESSAGE_BYTES")? {
+        if let Some(v) = env_number("KEFU_MAX_MESSAGE_BYTES")? {
             l.max_message_bytes = v;
         }
-        if let Some(v) = var("KEFU_MAX_DOCUMENT_BYTES")? {
+        if let Some(v) = env_number("KEFU_MAX_DOCUMENT_BYTES")? {
             l.max_document_bytes = v;
         }
-        if let Some(v) = var("KEFU_MESSAGES_PER_SECOND")? {
+        if let Some(v) = env_number("KEFU_MESSAGES_PER_SECOND")? {
             l.messages_per_second = v;
         }
-        if let Some(v) = var("KEFU_MESSAGE_BURST")? {
+        if let Some(v) = env_number("KEFU_MESSAGE_BURST")? {
             l.message_burst = v;
         }
-        if let Some(v) = var::<u64>("KEFU_PING_SECONDS")? {
+        if let Some(v) = env_number::<u64>("KEFU_PING_SECONDS")? {
             l.ping_interval = Duration::from_secs(v.max(1));
         }
-        if let Some(v) = var::<u64>("KEFU_IDLE_SECONDS")? {
+        if let Some(v) = env_number::<u64>("KEFU_IDLE_SECONDS")? {
             l.idle_timeout = Duration::from_secs(v.max(1));
         }
         Ok(l)
