@@ -302,6 +302,39 @@ impl CustomerFile {
         Ok(())
     }
 
+    /// Adds a photo of the work to a visit (kept by its hash; the same photo twice is one).
+    pub fn attach_visit_photo(
+        &mut self,
+        id: &str,
+        photo: crate::records::AttachmentRef,
+    ) -> Result<(), DocError> {
+        let v = self.visits.get_mut(id).ok_or_else(|| missing("visit", id))?;
+        if v.steps.contains_key(VisitStep::Cancelled.as_str()) {
+            return Err(DocError::IllegalStep(lifecycle::IllegalStep {
+                from: VisitStep::Cancelled.to_string(),
+                to: "photo".into(),
+                why: "a cancelled visit takes no evidence",
+            }));
+        }
+        v.photos.insert(photo.sha256.clone(), photo);
+        Ok(())
+    }
+
+    /// Sets the customer's signature on a visit (a new signature replaces the earlier one; the
+    /// history keeps both).
+    pub fn sign_visit(&mut self, id: &str, signature: crate::records::AttachmentRef) -> Result<(), DocError> {
+        let v = self.visits.get_mut(id).ok_or_else(|| missing("visit", id))?;
+        if v.steps.contains_key(VisitStep::Cancelled.as_str()) {
+            return Err(DocError::IllegalStep(lifecycle::IllegalStep {
+                from: VisitStep::Cancelled.to_string(),
+                to: "signature".into(),
+                why: "a cancelled visit takes no evidence",
+            }));
+        }
+        v.signature = Some(signature);
+        Ok(())
+    }
+
     /// Takes a complaint (受理).
     pub fn take_complaint(&mut self, id: String, by: &Actor, c: &NewComplaint) {
         let mut steps = lifecycle::Steps::new();
@@ -502,6 +535,19 @@ impl AttendanceMonth {
 }
 
 impl AppearanceCheck {
+    /// Puts a photo on one item of a person's recorded check.
+    pub fn attach_item_photo(
+        &mut self,
+        staff: &str,
+        code: &str,
+        photo: crate::records::AttachmentRef,
+    ) -> Result<(), DocError> {
+        let check = self.checks.get_mut(staff).ok_or_else(|| missing("appearance check of", staff))?;
+        let item = check.items.get_mut(code).ok_or_else(|| missing("checklist item", code))?;
+        item.photo = Some(photo);
+        Ok(())
+    }
+
     /// Records one person's check against the sheet's template (set from `template` if the
     /// sheet has none yet); items not listed are recorded as passed.
     pub fn record(

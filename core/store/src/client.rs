@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, StoreError};
 use crate::{db, project};
 
+mod attachments;
 mod sync;
+pub use attachments::{AttachmentSource, BlobInfo, Upload, UploadState, PIECE_BYTES};
 pub use sync::{SetAside, SyncReceived};
 
 /// Who uses this device.
@@ -246,6 +248,8 @@ pub struct Client {
     sync_states: HashMap<(String, String), kefu_model::automerge::sync::State>,
     /// Documents being fetched that this device does not have yet.
     incoming: HashMap<String, kefu_model::automerge::AutoCommit>,
+    /// Largest attachment accepted (`set_max_attachment_bytes`).
+    max_attachment_bytes: u64,
 }
 
 impl std::fmt::Debug for Client {
@@ -302,6 +306,8 @@ impl Client {
                 a
             }
         };
+        // Pieces of a file being attached when the app stopped: no record refers to them.
+        conn.execute("DELETE FROM blob_pieces WHERE sha256 LIKE 'staging:%'", [])?;
         let identity: Option<String> =
             conn.query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0)).optional()?;
         let identity = identity.and_then(|j| serde_json::from_str(&j).ok());
@@ -315,6 +321,7 @@ impl Client {
             utc_offset_min: CHINA_UTC_OFFSET_MIN,
             sync_states: HashMap::new(),
             incoming: HashMap::new(),
+            max_attachment_bytes: attachments::DEFAULT_MAX_ATTACHMENT_BYTES,
         })
     }
 
@@ -508,6 +515,17 @@ impl Client {
         id: &DocumentId,
         f: impl FnOnce(&mut R, &Actor) -> Result<T, DocError>,
     ) -> Result<T> {
+        self.edit_with(id, f, |_| Ok(()))
+    }
+
+    /// [`Client::edit`], with more rows written in the same transaction as the change (or in
+    /// a transaction of their own when the verb changed nothing); not written when it fails.
+    fn edit_with<R: Record, T>(
+        &mut self,
+        id: &DocumentId,
+        f: impl FnOnce(&mut R, &Actor) -> Result<T, DocError>,
+        also: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
+    ) -> Result<T> {
         let (author, actor) = self.who()?;
         let sid = id.to_string();
         let mut doc = self.load(&sid)?;
@@ -520,12 +538,16 @@ impl Client {
             }
             Ok((out, None, _)) => {
                 self.cache.put(&sid, doc);
+                let tx = self.conn.transaction()?;
+                also(&tx)?;
+                tx.commit()?;
                 Ok(out)
             }
             Ok((out, Some(hash), record)) => {
                 // On a failed write the in-memory copy is dropped, so memory never shows
                 // what the disk does not have.
                 self.persist_with(&sid, &mut doc, Some(&before), &[hash], |tx, id, _| {
+                    also(tx)?;
                     project::project_record(tx, id, &record)
                 })?;
                 self.cache.put(&sid, doc);

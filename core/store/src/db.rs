@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[&str] = &[
     concat!(include_str!("../migrations/001_init.sql"), include_str!("../migrations/index_tables.sql")),
     include_str!("../migrations/002_heads.sql"),
     include_str!("../migrations/003_set_aside.sql"),
+    include_str!("../migrations/004_attachments.sql"),
 ];
 
 /// The index tables' DDL, shared with the server (which projects the same tables).

@@ -43,6 +43,14 @@ pub enum StoreError {
     /// The client has no signed-in identity yet.
     #[error("no user is set on this device")]
     NoIdentity,
+    /// A file to attach could not be read; nothing was attached.
+    #[error("cannot read {path}: {detail}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        detail: String,
+    },
     /// SQLite failed.
     #[error("storage: {0}")]
     Sqlite(#[from] rusqlite::Error),

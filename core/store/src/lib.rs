@@ -10,5 +10,7 @@ pub mod db;
 pub mod error;
 pub mod project;
 
-pub use client::{Client, Identity, NewCustomer, SyncStatus};
+pub use client::{
+    AttachmentSource, BlobInfo, Client, Identity, NewCustomer, SyncStatus, Upload, UploadState, PIECE_BYTES,
+};
 pub use error::{Result, StoreError};
