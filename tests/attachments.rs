@@ -226,3 +226,161 @@ fn a_100_mb_file_is_refused_before_its_body_is_read() {
     assert_eq!(code, 413, "{body}");
     assert_eq!(server.count("SELECT count(*) FROM attachments"), 0);
 }
+
+/// Bytes that look like a photo to a compressor (no pattern to squeeze).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn the_phone_queue_uploads_offline_evidence_resumes_after_a_cut_and_a_restart_and_the_supervisor_downloads_it(
+) {
+    use kefu_store::{AttachmentSource, Client, UploadState};
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server =
+        Server::start_with_env(&dir.path().join("server"), &[("KEFU_MAX_ATTACHMENT_BYTES", "3000000")]);
+    server.add_user("sup", "supervisor", Some("A"));
+    let field_id = server.add_user("zhang", "field", Some("A"));
+    server.add_user("sup_b", "supervisor", Some("B"));
+    let sup = phone(dir.path(), &server, "sup");
+    let zhang = phone(dir.path(), &server, "zhang");
+    let other_team = phone(dir.path(), &server, "sup_b");
+
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_millis() as i64;
+    let (doc, visit) = with(&sup, |c| {
+        let id = c.create_customer(new_customer("周强", "13600136000")).expect("create");
+        c.assign_customer(&id, None, Some(field_id.clone())).expect("assign");
+        let visit = c
+            .dispatch_visit(
+                &id,
+                &NewVisit {
+                    work_order: "WO-EVIDENCE".into(),
+                    reason: VisitReason::Installation,
+                    staff: field_id.clone(),
+                    window_start: now,
+                    window_end: now + 3_600_000,
+                },
+            )
+            .expect("dispatch");
+        (id, visit)
+    });
+    sync(&sup);
+    sync(&zhang);
+
+    // Offline on the phone: two photos and the customer's signature; one photo is over the
+    // server's limit (3,000,000 bytes here), which the phone cannot know.
+    let photo1 = noise(1_000_000, 11);
+    let photo2 = noise(600_000, 12);
+    let signature = noise(40_000, 13);
+    let too_big = noise(3_100_000, 14);
+    let path2 = dir.path().join("IMG_0002.jpg");
+    std::fs::write(&path2, &photo2).expect("write photo");
+    let (r1, r2, rs, rbig) = with(&zhang, |c| {
+        (
+            c.attach_visit_photo(&doc, &visit, AttachmentSource::Bytes(photo1.clone()), "image/jpeg")
+                .expect("p1"),
+            c.attach_visit_photo(&doc, &visit, AttachmentSource::File(path2.clone()), "image/jpeg")
+                .expect("p2"),
+            c.sign_visit(&doc, &visit, AttachmentSource::Bytes(signature.clone()), "image/png").expect("sig"),
+            c.attach_visit_photo(&doc, &visit, AttachmentSource::Bytes(too_big.clone()), "image/jpeg")
+                .expect("big"),
+        )
+    });
+    assert_eq!(r1.sha256, sha(&photo1));
+
+    // The connection is cut after the first chunk of the first photo.
+    let session = with(&zhang, |c| kefu_sync::session(c).expect("session").expect("signed in"));
+    let mut chunks = 0;
+    let report = kefu_sync::upload_pending(&zhang, &session, &mut |p| {
+        assert_eq!(p.sha256, r1.sha256);
+        chunks += 1;
+        false
+    })
+    .expect("upload pass");
+    assert_eq!((chunks, report.uploaded, report.pending), (1, 0, 4), "{report:?}");
+    let q = with(&zhang, |c| c.uploads().expect("uploads"));
+    let first = q.iter().find(|u| u.sha256 == r1.sha256).expect("queued");
+    assert_eq!((first.state, first.sent, first.percent()), (UploadState::Uploading, 262_144, 26));
+    let tz = bearer(&server, "zhang");
+    let (code, status) = server.get(&format!("/api/v1/attachments/{}/status", r1.sha256), &tz);
+    assert_eq!((code, status["received"].as_u64()), (200, Some(262_144)), "{status}");
+
+    // The server goes away: the round fails, nothing is lost, the error is noted.
+    server.kill();
+    let e = kefu_sync::upload_pending(&zhang, &session, &mut |_| true);
+    assert!(matches!(e, Err(kefu_sync::SyncError::Network(_))), "{e:?}");
+    let q = with(&zhang, |c| c.uploads().expect("uploads"));
+    let first = q.iter().find(|u| u.sha256 == r1.sha256).expect("queued");
+    assert_eq!((first.state, first.sent), (UploadState::Uploading, 262_144));
+    assert!(first.error.is_some(), "{first:?}");
+
+    // The app restarts (store reopened) and the server is back: one sync round sends the
+    // record, then resumes the queue where it stood.
+    server.restart();
+    drop(zhang);
+    let reopened = Client::open(&dir.path().join("zhang.db")).expect("reopen");
+    let zhang = Arc::new(Mutex::new(reopened));
+    let r = sync(&zhang);
+    assert_eq!(r.rejected, 0, "{r:?}");
+    assert_eq!((r.uploads.uploaded, r.uploads.failed, r.upload_error.as_deref()), (3, 1, None), "{r:?}");
+    let q = with(&zhang, |c| c.uploads().expect("uploads"));
+    for u in &q {
+        if u.sha256 == rbig.sha256 {
+            assert_eq!(u.state, UploadState::Failed);
+            assert!(u.error.as_deref().is_some_and(|e| e.contains("413") && e.contains("limit")), "{u:?}");
+        } else {
+            assert_eq!(
+                (u.state, u.sent, u.percent(), u.error.as_deref()),
+                (UploadState::Uploaded, u.size, 100, None),
+                "{u:?}"
+            );
+        }
+    }
+    // Refused for good until asked: the next round leaves it alone.
+    assert_eq!(sync(&zhang).uploads, kefu_sync::UploadReport::default());
+    with(&zhang, |c| c.retry_upload(&rbig.sha256).expect("retry"));
+    assert_eq!(sync(&zhang).uploads.failed, 1);
+
+    // The supervisor's phone sees the visit with its evidence and downloads it, resuming a
+    // cut download; another team's supervisor cannot.
+    sync(&sup);
+    let f: CustomerFile = with(&sup, |c| c.read(&doc).expect("read"));
+    let v = &f.visits[&visit];
+    assert_eq!(v.photos.len(), 3);
+    assert_eq!(v.signature.as_ref().map(|s| s.sha256.as_str()), Some(rs.sha256.as_str()));
+    let sup_session = with(&sup, |c| kefu_sync::session(c).expect("session").expect("signed in"));
+    let cut = kefu_sync::download(&sup, &sup_session, &r1.sha256, &mut |held, _| held < 262_144);
+    assert!(cut.is_err(), "stopped after the first piece");
+    let held = with(&sup, |c| c.blob_info(&r1.sha256).expect("info").expect("partial")).have;
+    assert_eq!(held, 262_144);
+    let mut from = None;
+    let got = kefu_sync::download(&sup, &sup_session, &r1.sha256, &mut |held, _| {
+        from.get_or_insert(held);
+        true
+    })
+    .expect("download");
+    assert_eq!(got, photo1);
+    assert_eq!(from, Some(524_288), "resumed after the bytes held");
+    for (r, bytes) in [(&r2, &photo2), (&rs, &signature)] {
+        assert_eq!(
+            &kefu_sync::download(&sup, &sup_session, &r.sha256, &mut |_, _| true).expect("download"),
+            bytes
+        );
+    }
+    let e = kefu_sync::download(&sup, &sup_session, &rbig.sha256, &mut |_, _| true);
+    assert!(matches!(e, Err(kefu_sync::SyncError::Server(ref m)) if m.contains("404")), "{e:?}");
+    let b_session = with(&other_team, |c| kefu_sync::session(c).expect("session").expect("signed in"));
+    let e = kefu_sync::download(&other_team, &b_session, &r1.sha256, &mut |_, _| true);
+    assert!(matches!(e, Err(kefu_sync::SyncError::Server(ref m)) if m.contains("404")), "{e:?}");
+}

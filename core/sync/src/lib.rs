@@ -21,6 +21,7 @@
 //! pushes arrive live; it reconnects with exponential backoff and reports [`Status`]es.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,9 +30,12 @@ use kefu_model::enums::Role;
 use kefu_protocol::{Message, Notice, PeerMetadata, PROTOCOL_VERSION};
 use kefu_store::{Client, Identity, StoreError};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+pub mod attachments;
+pub use attachments::{download, upload_pending, UploadProgress, UploadReport};
 
 /// Documents synced at once over one connection.
 const WINDOW: usize = 64;
@@ -109,6 +113,9 @@ pub enum Status {
     Unauthorized,
     /// Stopped by the app.
     Stopped,
+    /// The attachment upload queue moved (a chunk confirmed, an entry finished or refused).
+    /// Reported beside the record statuses above, not instead of them.
+    Upload(UploadProgress),
 }
 
 /// What one sync round did.
@@ -128,6 +135,10 @@ pub struct Report {
     pub removed: usize,
     /// Whether a WebSocket was opened at all.
     pub connected: bool,
+    /// The attachment upload queue, worked after the records.
+    pub uploads: UploadReport,
+    /// Why the upload queue stopped early (the network), when it did.
+    pub upload_error: Option<String>,
 }
 
 /// The store, shared between the app and the sync thread.
@@ -592,16 +603,42 @@ pub async fn sync_once(
     let session = saved_session(&store)?;
     listener(Status::Connecting);
     let plan = plan(&store, &session).await?;
-    if plan.exchange.is_empty() {
-        listener(Status::Idle);
-        return Ok(Report { manifest: plan.manifest, ..Report::default() });
+    let mut report = if plan.exchange.is_empty() {
+        Report { manifest: plan.manifest, ..Report::default() }
+    } else {
+        let mut e = open_engine(&store, &session, plan, listener.clone()).await?;
+        let res = e.run_until_idle().await;
+        let report = close(&store, e).await;
+        res?;
+        report
+    };
+    // Records first (small, and what the supervisor reviews); then the attachments.
+    match uploads(&store, &session, &listener, Arc::new(AtomicBool::new(false))).await {
+        Ok(u) => report.uploads = u,
+        Err(SyncError::Unauthorized) => return Err(SyncError::Unauthorized),
+        Err(e) => report.upload_error = Some(e.to_string()),
     }
-    let mut e = open_engine(&store, &session, plan, listener.clone()).await?;
-    let res = e.run_until_idle().await;
-    let report = close(&store, e).await;
-    res?;
     listener(Status::Idle);
     Ok(report)
+}
+
+/// One pass over the upload queue on a blocking thread, reporting progress to the listener;
+/// stops after the chunk in flight when `stop` is set.
+async fn uploads(
+    store: &SharedStore,
+    session: &Session,
+    listener: &Arc<dyn Fn(Status) + Send + Sync>,
+    stop: Arc<AtomicBool>,
+) -> Result<UploadReport, SyncError> {
+    let (store, session, listener) = (store.clone(), session.clone(), listener.clone());
+    tokio::task::spawn_blocking(move || {
+        upload_pending(&store, &session, &mut |p| {
+            listener(Status::Upload(p.clone()));
+            !stop.load(Ordering::SeqCst)
+        })
+    })
+    .await
+    .map_err(|e| SyncError::Server(format!("upload task failed: {e}")))?
 }
 
 /// A blocking [`sync_once`] on a runtime of its own (tests, command-line tools).
@@ -694,24 +731,78 @@ pub fn start_on(
     SyncHandle { tx, thread: None, done: Some(done_rx) }
 }
 
-/// Waits up to `d` for a command; `true` when told to stop.
-async fn wait(rx: &mut mpsc::UnboundedReceiver<Command>, d: Duration) -> bool {
+/// Waits up to `d` for a command; `true` when told to stop. "Sync now" also wakes the
+/// upload queue.
+async fn wait(rx: &mut mpsc::UnboundedReceiver<Command>, d: Duration, kick: &Kick) -> bool {
     match tokio::time::timeout(d, rx.recv()).await {
         Ok(Some(Command::Stop) | None) => true,
-        Ok(Some(Command::SyncNow)) | Err(_) => false,
+        Ok(Some(Command::SyncNow)) => {
+            kick.notify.notify_one();
+            false
+        }
+        Err(_) => false,
     }
+}
+
+/// How the record loop wakes and stops the upload loop.
+#[derive(Default)]
+struct Kick {
+    notify: Notify,
+    stop: Arc<AtomicBool>,
 }
 
 async fn live(
     store: SharedStore,
     listener: Arc<dyn Fn(Status) + Send + Sync>,
+    rx: mpsc::UnboundedReceiver<Command>,
+) {
+    let kick = Arc::new(Kick::default());
+    tokio::join!(
+        records(store.clone(), listener.clone(), rx, kick.clone()),
+        upload_loop(store, listener.clone(), kick)
+    );
+    listener(Status::Stopped);
+}
+
+/// The upload queue in the background: worked whenever something is waiting (woken by each
+/// record round and by "sync now", else every minute), with backoff after network failures.
+async fn upload_loop(store: SharedStore, listener: Arc<dyn Fn(Status) + Send + Sync>, kick: Arc<Kick>) {
+    let mut backoff = Duration::from_secs(1);
+    while !kick.stop.load(Ordering::SeqCst) {
+        let mut pause = MANIFEST_REFRESH;
+        let pending = store_op(&store, |c| Ok(c.pending_uploads()?.len())).await.unwrap_or(0);
+        if pending > 0 {
+            match saved_session(&store) {
+                Ok(session) => match uploads(&store, &session, &listener, kick.stop.clone()).await {
+                    Ok(_) => backoff = Duration::from_secs(1),
+                    Err(SyncError::Unauthorized) => pause = Duration::from_secs(3600),
+                    Err(e) => {
+                        tracing::info!("attachment uploads wait {backoff:?}: {e}");
+                        pause = backoff;
+                        backoff = (backoff * 2).min(Duration::from_secs(60));
+                    }
+                },
+                Err(_) => pause = Duration::from_secs(3600),
+            }
+        }
+        if kick.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let _ = tokio::time::timeout(pause, kick.notify.notified()).await;
+    }
+}
+
+async fn records(
+    store: SharedStore,
+    listener: Arc<dyn Fn(Status) + Send + Sync>,
     mut rx: mpsc::UnboundedReceiver<Command>,
+    kick: Arc<Kick>,
 ) {
     let mut backoff = Duration::from_secs(1);
     loop {
         listener(Status::Connecting);
         let began = std::time::Instant::now();
-        let res = connected(&store, &listener, &mut rx).await;
+        let res = connected(&store, &listener, &mut rx, &kick).await;
         if began.elapsed() > Duration::from_secs(30) {
             // It was connected for a while: the next failure starts the backoff afresh.
             backoff = Duration::from_secs(1);
@@ -721,13 +812,13 @@ async fn live(
             Err(SyncError::Unauthorized) => {
                 listener(Status::Unauthorized);
                 // Nothing to do until the app signs in again and says so.
-                if wait(&mut rx, Duration::from_secs(3600)).await {
+                if wait(&mut rx, Duration::from_secs(3600), &kick).await {
                     break;
                 }
             }
             Err(e) => {
                 listener(Status::Error { message: e.to_string(), retry_in_ms: backoff.as_millis() as u64 });
-                if wait(&mut rx, backoff).await {
+                if wait(&mut rx, backoff, &kick).await {
                     break;
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(60));
@@ -735,7 +826,8 @@ async fn live(
             }
         }
     }
-    listener(Status::Stopped);
+    kick.stop.store(true, Ordering::SeqCst);
+    kick.notify.notify_one();
 }
 
 /// One connected period: sync, then stay connected pushing and receiving until told to stop
@@ -744,6 +836,7 @@ async fn connected(
     store: &SharedStore,
     listener: &Arc<dyn Fn(Status) + Send + Sync>,
     rx: &mut mpsc::UnboundedReceiver<Command>,
+    kick: &Kick,
 ) -> Result<(), SyncError> {
     let session = saved_session(store)?;
     let p = plan(store, &session).await?;
@@ -751,6 +844,7 @@ async fn connected(
     let res = async {
         e.run_until_idle().await?;
         listener(Status::Idle);
+        kick.notify.notify_one();
         let mut refresh = tokio::time::interval(MANIFEST_REFRESH);
         refresh.tick().await;
         loop {
@@ -771,7 +865,10 @@ async fn connected(
                 }
                 cmd = rx.recv() => match cmd {
                     None | Some(Command::Stop) => return Ok(()),
-                    Some(Command::SyncNow) => true,
+                    Some(Command::SyncNow) => {
+                        kick.notify.notify_one();
+                        true
+                    }
                 },
                 _ = refresh.tick() => true,
             };

@@ -463,6 +463,18 @@ impl Client {
         Ok(0)
     }
 
+    /// Drops the bytes held of a partial download, to receive it again from the start.
+    pub fn restart_download(&mut self, sha256: &str) -> Result<()> {
+        if self.blob_info(sha256)?.is_some_and(|b| b.complete()) {
+            return Ok(()); // a complete, checked copy is kept
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM blob_pieces WHERE sha256 = ?1", [sha256])?;
+        tx.execute("UPDATE blobs SET have = 0 WHERE sha256 = ?1", [sha256])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Appends received bytes at `pos` (which must be the bytes held); returns the new total.
     /// Once every byte is here the whole file is checked against its hash: on a mismatch the
     /// copy is discarded and an error says so.
