@@ -63,6 +63,7 @@ impl From<StoreError> for KefuError {
             }
             StoreError::NotAllowed(_) => KefuError::InvalidInput { field: "status".into(), detail: message },
             StoreError::NoIdentity => KefuError::Unauthorized { detail: message },
+            StoreError::File { .. } => KefuError::InvalidInput { field: "file".into(), detail: message },
             StoreError::NotADatabase { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::CorruptDocument { .. }

@@ -61,6 +61,8 @@ fn parse_id(id: &str) -> Result<DocumentId, KefuError> {
 pub trait SyncListener: Send + Sync {
     /// The sync's new status.
     fn on_status(&self, state: SyncState);
+    /// The attachment upload queue moved: a chunk confirmed, an upload finished or refused.
+    fn on_upload(&self, progress: UploadProgress);
 }
 
 /// The running background sync.
@@ -603,6 +605,101 @@ impl Kefu {
         self.run(move |c| Ok(c.history(&id, &prefix)?.into_iter().map(Into::into).collect())).await
     }
 
+    // ---- attachments -----------------------------------------------------------------------
+
+    /// Adds a photo of the work to a visit, offline; it waits in the upload queue.
+    /// `media_type` like `image/jpeg`.
+    pub async fn attach_visit_photo(
+        &self,
+        doc_id: String,
+        visit_id: String,
+        source: AttachmentSource,
+        media_type: String,
+    ) -> Result<Attachment, KefuError> {
+        let src = source.into_core();
+        self.on_record(doc_id, move |c, id| c.attach_visit_photo(id, &visit_id, src, &media_type))
+            .await
+            .map(Into::into)
+    }
+
+    /// Sets the customer's signature (an image) on a visit, offline.
+    pub async fn sign_visit(
+        &self,
+        doc_id: String,
+        visit_id: String,
+        source: AttachmentSource,
+        media_type: String,
+    ) -> Result<Attachment, KefuError> {
+        let src = source.into_core();
+        self.on_record(doc_id, move |c, id| c.sign_visit(id, &visit_id, src, &media_type))
+            .await
+            .map(Into::into)
+    }
+
+    /// Puts a photo on one item of a person's recorded appearance check (`sheet_id` as
+    /// returned by `fill_appearance_check`).
+    pub async fn attach_check_photo(
+        &self,
+        sheet_id: String,
+        staff: String,
+        item: String,
+        source: AttachmentSource,
+        media_type: String,
+    ) -> Result<Attachment, KefuError> {
+        let src = source.into_core();
+        self.on_record(sheet_id, move |c, id| c.attach_check_photo(id, &staff, &item, src, &media_type))
+            .await
+            .map(Into::into)
+    }
+
+    /// Attaches a scan of the medical certificate to a leave request.
+    pub async fn attach_certificate(
+        &self,
+        doc_id: String,
+        leave_id: String,
+        source: AttachmentSource,
+        media_type: String,
+    ) -> Result<Attachment, KefuError> {
+        let src = source.into_core();
+        self.on_record(doc_id, move |c, id| c.attach_certificate(id, &leave_id, src, &media_type))
+            .await
+            .map(Into::into)
+    }
+
+    /// The upload queue, oldest first: every attachment made here with its state
+    /// (`waiting`, `uploading` with `percent`, `uploaded`, `failed` with `error`).
+    pub async fn uploads(&self) -> Result<Vec<UploadInfo>, KefuError> {
+        self.run(|c| Ok(c.uploads()?.into_iter().map(Into::into).collect())).await
+    }
+
+    /// Puts a failed upload back in the queue.
+    pub async fn retry_upload(&self, sha256: String) -> Result<(), KefuError> {
+        self.run(move |c| Ok(c.retry_upload(&sha256)?)).await
+    }
+
+    /// The bytes of an attachment held on this phone, or null when it is not here (use
+    /// `download_attachment`).
+    pub async fn attachment_bytes(&self, sha256: String) -> Result<Option<Vec<u8>>, KefuError> {
+        self.run(move |c| Ok(c.attachment_bytes(&sha256)?)).await
+    }
+
+    /// The bytes of an attachment: from this phone when held, else downloaded from the server
+    /// (resuming a partial download) and kept. Fails with `Network` when offline.
+    pub async fn download_attachment(&self, sha256: String) -> Result<Vec<u8>, KefuError> {
+        let store = self.store.clone();
+        runtime()?
+            .spawn_blocking(move || {
+                let session = {
+                    let c = store.lock().unwrap_or_else(|p| p.into_inner());
+                    kefu_sync::session(&c)?.ok_or(kefu_sync::SyncError::Unauthorized)?
+                };
+                kefu_sync::download(&store, &session, &sha256, &mut |_, _| true)
+            })
+            .await
+            .map_err(|e| KefuError::other(format!("the download task failed: {e}")))?
+            .map_err(Into::into)
+    }
+
     // ---- sync ------------------------------------------------------------------------------
 
     /// One sync round now: pushes local changes, receives the server's, and returns what it
@@ -625,7 +722,10 @@ impl Kefu {
         let handle = kefu_sync::start_on(
             rt.handle(),
             self.store.clone(),
-            Arc::new(move |s: kefu_sync::Status| listener.on_status(s.into())),
+            Arc::new(move |s: kefu_sync::Status| match sync_state(s) {
+                Ok(state) => listener.on_status(state),
+                Err(progress) => listener.on_upload(progress),
+            }),
         );
         Ok(Arc::new(SyncHandle { inner: Mutex::new(Some(handle)) }))
     }

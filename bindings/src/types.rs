@@ -1059,18 +1059,129 @@ pub enum SyncState {
     Stopped,
 }
 
-impl From<kefu_sync::Status> for SyncState {
-    fn from(s: kefu_sync::Status) -> Self {
-        use kefu_sync::Status;
-        match s {
-            Status::Connecting => SyncState::Connecting,
-            Status::Syncing { done, total } => SyncState::Syncing { done: done as u32, total: total as u32 },
-            Status::Idle => SyncState::Idle,
-            Status::Error { message, retry_in_ms } => SyncState::Error { message, retry_in_ms },
-            Status::Unauthorized => SyncState::Unauthorized,
-            Status::Stopped => SyncState::Stopped,
+/// The record sync's state, or the upload queue's progress (told to the listener apart).
+pub(crate) fn sync_state(s: kefu_sync::Status) -> Result<SyncState, UploadProgress> {
+    use kefu_sync::Status;
+    Ok(match s {
+        Status::Connecting => SyncState::Connecting,
+        Status::Syncing { done, total } => SyncState::Syncing { done: done as u32, total: total as u32 },
+        Status::Idle => SyncState::Idle,
+        Status::Error { message, retry_in_ms } => SyncState::Error { message, retry_in_ms },
+        Status::Unauthorized => SyncState::Unauthorized,
+        Status::Stopped => SyncState::Stopped,
+        Status::Upload(p) => {
+            return Err(UploadProgress {
+                percent: percent(p.sent, p.size, p.state),
+                sha256: p.sha256,
+                label: p.label,
+                sent: p.sent,
+                size: p.size,
+                state: p.state.as_str().into(),
+                error: p.error,
+                remaining: p.remaining as u32,
+            })
+        }
+    })
+}
+
+fn percent(sent: u64, size: u64, state: kefu_store::UploadState) -> u8 {
+    match state {
+        kefu_store::UploadState::Uploaded => 100,
+        _ if size == 0 => 0,
+        _ => ((sent.min(size) * 100) / size) as u8,
+    }
+}
+
+// ---- attachments ---------------------------------------------------------------------------
+
+/// Where the bytes of a new attachment come from.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum AttachmentSource {
+    /// Bytes in memory (a camera frame, a drawn signature).
+    Bytes {
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// A file on the device, read in pieces (never whole in memory).
+    File {
+        /// Its path.
+        path: String,
+    },
+}
+
+impl AttachmentSource {
+    pub(crate) fn into_core(self) -> kefu_store::AttachmentSource {
+        match self {
+            AttachmentSource::Bytes { data } => kefu_store::AttachmentSource::Bytes(data),
+            AttachmentSource::File { path } => kefu_store::AttachmentSource::File(path.into()),
         }
     }
+}
+
+/// One entry of the upload queue.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct UploadInfo {
+    /// The attachment's SHA-256.
+    pub sha256: String,
+    /// What it is (`visit photo`, `signature`, `check photo`, `certificate`).
+    pub label: String,
+    /// The record it was attached to.
+    pub doc_id: String,
+    /// Media type.
+    pub media_type: String,
+    /// Size, bytes.
+    pub size: u64,
+    /// Bytes the server confirmed.
+    pub sent: u64,
+    /// Percent confirmed, 0–100.
+    pub percent: u8,
+    /// `waiting`, `uploading`, `uploaded` or `failed`.
+    pub state: String,
+    /// The server's reason when failed; the last network error while it waits.
+    pub error: Option<String>,
+    /// When attached, Unix ms.
+    pub queued_at: i64,
+    /// Last progress, Unix ms.
+    pub updated_at: i64,
+}
+
+impl From<kefu_store::Upload> for UploadInfo {
+    fn from(u: kefu_store::Upload) -> Self {
+        UploadInfo {
+            percent: u.percent(),
+            sha256: u.sha256,
+            label: u.label,
+            doc_id: u.doc_id,
+            media_type: u.media_type,
+            size: u.size,
+            sent: u.sent,
+            state: u.state.as_str().into(),
+            error: u.error,
+            queued_at: u.queued_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// Progress of the upload queue, told to a [`crate::SyncListener`].
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct UploadProgress {
+    /// The attachment.
+    pub sha256: String,
+    /// What it is.
+    pub label: String,
+    /// Bytes the server confirmed.
+    pub sent: u64,
+    /// Size, bytes.
+    pub size: u64,
+    /// Percent confirmed, 0–100.
+    pub percent: u8,
+    /// `uploading`, `uploaded` or `failed`.
+    pub state: String,
+    /// The server's reason when failed.
+    pub error: Option<String>,
+    /// Entries still waiting after this one.
+    pub remaining: u32,
 }
 
 /// What one sync round did.
@@ -1088,6 +1199,14 @@ pub struct SyncReport {
     pub received: u32,
     /// Local copies removed (no longer this user's, nothing unsettled).
     pub removed: u32,
+    /// Attachments now complete on the server.
+    pub uploaded: u32,
+    /// Attachments the server refused (see `uploads`).
+    pub upload_failed: u32,
+    /// Attachments still waiting.
+    pub uploads_pending: u32,
+    /// Why the uploads stopped early (offline), when they did; the records synced anyway.
+    pub upload_error: Option<String>,
 }
 
 impl From<kefu_sync::Report> for SyncReport {
@@ -1099,6 +1218,10 @@ impl From<kefu_sync::Report> for SyncReport {
             rejected: r.rejected as u32,
             received: r.received as u32,
             removed: r.removed as u32,
+            uploaded: r.uploads.uploaded as u32,
+            upload_failed: r.uploads.failed as u32,
+            uploads_pending: r.uploads.pending as u32,
+            upload_error: r.upload_error,
         }
     }
 }

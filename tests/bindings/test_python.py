@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import hashlib
 import threading
 import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -200,10 +203,16 @@ def test_status_listener_hears_a_background_thread(tmp_path, server):
     seen: list[tuple[object, int]] = []
     lock = threading.Lock()
 
+    uploads: list[kefu.UploadProgress] = []
+
     class Listener(kefu.SyncListener):
         def on_status(self, state):
             with lock:
                 seen.append((state, threading.get_ident()))
+
+        def on_upload(self, progress):
+            with lock:
+                uploads.append(progress)
 
     handle = agent.start_sync(Listener())
     try:
@@ -213,6 +222,22 @@ def test_status_listener_hears_a_background_thread(tmp_path, server):
         handle.sync_now()
         wait_until("the change to be accepted", lambda: run(agent.outbox()) == [])
         assert isinstance(run(agent.record_status(doc)), kefu.RecordStatus.ACCEPTED)
+
+        # A medical certificate for two days of sick leave goes up in the background too.
+        today = datetime.now(timezone(timedelta(hours=8))).date()
+        filed = run(agent.request_leave(kefu.NewLeave(kind="sick", start=str(today),
+                                                      end=str(today + timedelta(days=1)),
+                                                      reason="发烧", asked_in_person=False)))
+        scan = bytes(range(256)) * 3000  # 768,000 bytes: three chunks
+        cert = run(agent.attach_certificate(filed.doc_id, filed.id, kefu.AttachmentSource.BYTES(scan),
+                                            "application/pdf"))
+        handle.sync_now()
+        wait_until("the certificate to be uploaded",
+                   lambda: any(p.sha256 == cert.sha256 and p.state == "uploaded" for p in uploads))
+        with lock:
+            mine = [p for p in uploads if p.sha256 == cert.sha256]
+        assert [p.percent for p in mine] == [34, 68, 100], mine
+        assert [(u.label, u.state, u.percent) for u in run(agent.uploads())] == [("certificate", "uploaded", 100)]
     finally:
         handle.stop()
     assert not handle.is_running()
@@ -246,3 +271,67 @@ def test_field_staff_sees_the_visit_dispatched_to_them(tmp_path, server):
     run(sup.sync_once())
     v = run(sup.customer(doc)).visits[0]
     assert (v.status, v.work_done, v.rating, v.parts) == ("completed", "更换滤芯", 5, [kefu.PartUsed(part="滤芯", quantity=1)])
+
+
+def fetch(server, path: str, token: str) -> tuple[int, bytes]:
+    req = urllib.request.Request(server.url + path, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_photos_and_signature_attached_offline_arrive_after_sync(tmp_path, server):
+    sup = phone(tmp_path, server, "sup")
+    field = phone(tmp_path, server, "field1")
+    field_id = run(field.session()).user_id
+    doc = run(sup.create_customer(profile("钱进"), None))
+    run(sup.assign_customer(doc, None, field_id))
+    start = int(time.time() * 1000)
+    visit = run(sup.dispatch_visit(doc, kefu.NewVisit(work_order="WO-PY-PHOTO", reason="repair", staff=field_id,
+                                                      window_start=start, window_end=start + 3_600_000)))
+    run(sup.sync_once())
+    run(field.sync_once())
+
+    # No signal at the customer's: the visit is done and documented offline.
+    server.stop()
+    photo1 = hashlib.sha256(b"one").digest() * 40_000  # 1,280,000 bytes
+    photo2 = bytes(reversed(photo1[:700_000]))
+    (tmp_path / "IMG_0002.jpg").write_bytes(photo2)
+    signature = b"\x89PNG signature strokes" * 100
+    run(field.advance_visit(doc, visit, "on_site", None))
+    a1 = run(field.attach_visit_photo(doc, visit, kefu.AttachmentSource.BYTES(photo1), "image/jpeg"))
+    a2 = run(field.attach_visit_photo(doc, visit, kefu.AttachmentSource.FILE(str(tmp_path / "IMG_0002.jpg")),
+                                      "image/jpeg"))
+    sig = run(field.sign_visit(doc, visit, kefu.AttachmentSource.BYTES(signature), "image/png"))
+    run(field.complete_visit(doc, visit, kefu.VisitCompletion(work_done="更换主板", parts=[], rating=5,
+                                                              follow_up_on=None)))
+    assert (a1.sha256, a1.size, a1.attached_by) == (hashlib.sha256(photo1).hexdigest(), len(photo1), field_id)
+    assert [(u.label, u.state, u.percent) for u in run(field.uploads())] == [
+        ("visit photo", "waiting", 0), ("visit photo", "waiting", 0), ("signature", "waiting", 0)]
+    v = run(field.customer(doc)).visits[0]
+    assert {p.sha256 for p in v.photos} == {a1.sha256, a2.sha256} and v.signature == sig
+    assert run(field.attachment_bytes(a2.sha256)) == photo2
+    with pytest.raises(kefu.KefuError.Network):
+        run(field.sync_once())
+    with pytest.raises(kefu.KefuError.InvalidInput) as e:
+        run(field.attach_visit_photo(doc, visit, kefu.AttachmentSource.FILE(str(tmp_path / "none.jpg")), "image/jpeg"))
+    assert e.value.field == "file"
+
+    # Back in range: one sync sends the visit, then the evidence.
+    server.start()
+    report = run(field.sync_once())
+    assert (report.uploaded, report.upload_failed, report.uploads_pending, report.upload_error) == (3, 0, 0, None)
+    assert {u.state for u in run(field.uploads())} == {"uploaded"}
+
+    # The supervisor sees the visit with both photos and the signature, and gets the bytes.
+    run(sup.sync_once())
+    v = run(sup.customer(doc)).visits[0]
+    assert v.status == "completed" and len(v.photos) == 2 and v.signature.sha256 == sig.sha256
+    assert run(sup.attachment_bytes(a1.sha256)) is None  # not on this phone until asked for
+    assert run(sup.download_attachment(a1.sha256)) == photo1
+    assert run(sup.attachment_bytes(a1.sha256)) == photo1
+    token = server.login("sup")
+    assert fetch(server, f"/api/v1/attachments/{sig.sha256}", token) == (200, signature)
+    assert fetch(server, f"/api/v1/attachments/{a2.sha256}", token) == (200, photo2)

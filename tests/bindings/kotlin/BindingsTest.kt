@@ -20,10 +20,13 @@ package app.kefu.bindingstest
 import app.kefu.core.Classification
 import app.kefu.core.Kefu
 import app.kefu.core.KefuException
+import app.kefu.core.AttachmentSource
+import app.kefu.core.NewLeave
 import app.kefu.core.NewVisit
 import app.kefu.core.Profile
 import app.kefu.core.RecordStatus
 import app.kefu.core.SyncListener
+import app.kefu.core.UploadProgress
 import app.kefu.core.SyncState
 import app.kefu.core.choices
 import app.kefu.core.libraryVersion
@@ -325,9 +328,14 @@ fun listenerOnBackgroundThread(ctx: Context) {
     val doc = ctx.customer()
     val testThread = Thread.currentThread()
     val seen = CopyOnWriteArrayList<Pair<SyncState, Thread>>()
+    val uploads = CopyOnWriteArrayList<UploadProgress>()
     val listener = object : SyncListener {
         override fun onStatus(state: SyncState) {
             seen.add(state to Thread.currentThread())
+        }
+
+        override fun onUpload(progress: UploadProgress) {
+            uploads.add(progress)
         }
     }
     fun states() = seen.map { it.first }
@@ -344,6 +352,20 @@ fun listenerOnBackgroundThread(ctx: Context) {
         val token = ctx.api.login("sup")
         val record = ctx.api.get("/api/v1/customers/$doc", token)
         check(record.contains(contactId)) { "the server lacks contact $contactId pushed by background sync" }
+
+        // Evidence goes up through its own queue: a sick-leave certificate attached as bytes.
+        val today = java.time.LocalDate.now(java.time.ZoneId.of("Asia/Shanghai"))
+        val filed = call { agent.requestLeave(NewLeave("sick", today.toString(), today.plusDays(1).toString(), "发烧", false)) }
+        val scan = ByteArray(600_000) { (it % 251).toByte() }
+        val cert = call { agent.attachCertificate(filed.docId, filed.id, AttachmentSource.Bytes(scan), "application/pdf") }
+        handle.syncNow()
+        waitUntil("the certificate's upload to finish (heard: $uploads)", 20_000) {
+            uploads.any { it.sha256 == cert.sha256 && it.state == "uploaded" }
+        }
+        val queue = call { agent.uploads() }
+        check(queue.map { Triple(it.label, it.state, it.percent.toInt()) } == listOf(Triple("certificate", "uploaded", 100))) {
+            "upload queue after sync: $queue"
+        }
 
         handle.stop()
         waitUntil("a Stopped state (seen: ${states()})", 10_000) { states().any { it is SyncState.Stopped } }
