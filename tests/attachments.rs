@@ -338,7 +338,12 @@ fn the_phone_queue_uploads_offline_evidence_resumes_after_a_cut_and_a_restart_an
     for u in &q {
         if u.sha256 == rbig.sha256 {
             assert_eq!(u.state, UploadState::Failed);
-            assert!(u.error.as_deref().is_some_and(|e| e.contains("413") && e.contains("limit")), "{u:?}");
+            assert!(
+                u.error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("3100000 bytes") && e.contains("limit is 3000000")),
+                "{u:?}"
+            );
         } else {
             assert_eq!(
                 (u.state, u.sent, u.percent(), u.error.as_deref()),
@@ -350,7 +355,8 @@ fn the_phone_queue_uploads_offline_evidence_resumes_after_a_cut_and_a_restart_an
     // Refused for good until asked: the next round leaves it alone.
     assert_eq!(sync(&zhang).uploads, kefu_sync::UploadReport::default());
     with(&zhang, |c| c.retry_upload(&rbig.sha256).expect("retry"));
-    assert_eq!(sync(&zhang).uploads.failed, 1);
+    let again = sync(&zhang);
+    assert_eq!(again.uploads.failed, 1, "{again:?}");
 
     // The supervisor's phone sees the visit with its evidence and downloads it, resuming a
     // cut download; another team's supervisor cannot.
@@ -383,4 +389,199 @@ fn the_phone_queue_uploads_offline_evidence_resumes_after_a_cut_and_a_restart_an
     let b_session = with(&other_team, |c| kefu_sync::session(c).expect("session").expect("signed in"));
     let e = kefu_sync::download(&other_team, &b_session, &r1.sha256, &mut |_, _| true);
     assert!(matches!(e, Err(kefu_sync::SyncError::Server(ref m)) if m.contains("404")), "{e:?}");
+}
+
+/// A real JPEG photo (a gradient), `w`×`h`.
+fn jpeg(w: u32, h: u32, seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, seed]));
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&img).expect("jpeg");
+    out
+}
+
+/// A signature-like PNG: a dark stroke on white.
+fn png_signature() -> Vec<u8> {
+    let img = image::GrayImage::from_fn(300, 100, |x, y| {
+        let curve = 50.0 + 30.0 * ((x as f32) / 20.0).sin();
+        image::Luma([if (y as f32 - curve).abs() < 2.5 { 20 } else { 255 }])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).expect("png");
+    out.into_inner()
+}
+
+#[test]
+fn the_supervisor_sees_visit_photos_the_signature_check_photos_and_a_certificate_on_the_dashboard() {
+    use kefu_model::enums::LeaveKind;
+    use kefu_model::verbs::NewLeave;
+    use kefu_store::AttachmentSource;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("sup", "supervisor", Some("A"));
+    let field_id = server.add_user("zhang", "field", Some("A"));
+    server.add_user("sup_b", "supervisor", Some("B"));
+    let sup = phone(dir.path(), &server, "sup");
+    let zhang = phone(dir.path(), &server, "zhang");
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_millis() as i64;
+    let (doc, visit) = with(&sup, |c| {
+        let id = c.create_customer(new_customer("冯雪", "13500135000")).expect("create");
+        c.assign_customer(&id, None, Some(field_id.clone())).expect("assign");
+        let v = c
+            .dispatch_visit(
+                &id,
+                &NewVisit {
+                    work_order: "WO-DASH".into(),
+                    reason: VisitReason::Repair,
+                    staff: field_id.clone(),
+                    window_start: now,
+                    window_end: now + 3_600_000,
+                },
+            )
+            .expect("dispatch");
+        (id, v)
+    });
+    sync(&sup);
+    sync(&zhang);
+
+    // On zhang's phone: two photos, the signature, a third photo whose bytes never leave the
+    // phone (its reference does), and a sick-leave certificate scan.
+    let (p1, p2, sig) = (jpeg(1200, 900, 10), jpeg(640, 480, 200), png_signature());
+    // The supervisor checks zhang's appearance on their own phone and photographs the badge.
+    let check = with(&sup, |c| {
+        let sheet = c.fill_appearance_check(&field_id, Default::default()).expect("check");
+        c.attach_check_photo(
+            &sheet,
+            &field_id,
+            "dress.badge",
+            AttachmentSource::Bytes(jpeg(300, 300, 50)),
+            "image/jpeg",
+        )
+        .expect("check photo")
+    });
+    let r = sync(&sup);
+    assert_eq!((r.rejected, r.uploads.uploaded), (0, 1), "{r:?}");
+    let (a1, a2, asig, cert, stuck) = with(&zhang, |c| {
+        let a1 = c
+            .attach_visit_photo(&doc, &visit, AttachmentSource::Bytes(p1.clone()), "image/jpeg")
+            .expect("p1");
+        let a2 = c
+            .attach_visit_photo(&doc, &visit, AttachmentSource::Bytes(p2.clone()), "image/jpeg")
+            .expect("p2");
+        let asig =
+            c.sign_visit(&doc, &visit, AttachmentSource::Bytes(sig.clone()), "image/png").expect("sig");
+        let today = c.today();
+        let end = kefu_model::dates::Date::parse(&today).expect("date").add_days(1).to_string();
+        let (month, leave) = c
+            .request_leave(&NewLeave {
+                kind: LeaveKind::Sick,
+                start: today,
+                end,
+                reason: "发烧".into(),
+                asked_in_person: false,
+            })
+            .expect("leave");
+        let cert = c
+            .attach_certificate(
+                &month,
+                &leave,
+                AttachmentSource::Bytes(b"%PDF-1.4 certificate".repeat(50)),
+                "application/pdf",
+            )
+            .expect("certificate");
+        let stuck = "ab".repeat(32);
+        c.edit(&doc, |f: &mut CustomerFile, _| {
+            let photo = AttachmentRef {
+                sha256: stuck.clone(),
+                size: 2_000_000,
+                media_type: "image/jpeg".into(),
+                attached_by: field_id.clone(),
+                attached_at: now,
+            };
+            f.visits.get_mut(&visit).expect("visit").photos.insert(stuck.clone(), photo);
+            Ok(())
+        })
+        .expect("stuck photo");
+        (a1, a2, asig, cert, stuck)
+    });
+    let r = sync(&zhang);
+    assert_eq!((r.rejected, r.uploads.uploaded), (0, 4), "{r:?}");
+
+    // The supervisor signs in to the dashboard.
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let login = agent
+        .post(&format!("{}/login", server.url))
+        .send_form(&[("username", "sup"), ("password", &kefu_tests::password("sup")), ("next", "/visits")])
+        .expect("login");
+    let cookie = login.header("set-cookie").expect("cookie").split(';').next().expect("cookie").to_string();
+    let get = |path: &str| -> (u16, Vec<u8>, String) {
+        let r = match agent.get(&format!("{}{path}", server.url)).set("Cookie", &cookie).call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("GET {path}: {e}"),
+        };
+        let (status, ct) = (r.status(), r.header("Content-Type").unwrap_or_default().to_string());
+        let mut body = Vec::new();
+        r.into_reader().read_to_end(&mut body).expect("body");
+        (status, body, ct)
+    };
+
+    // The board links the work order to the visit page.
+    let board = String::from_utf8(get("/visits").1).expect("utf8");
+    let visit_path = format!("/visits/{doc}/{visit}");
+    assert!(board.contains(&format!("href=\"{visit_path}\"")), "the board links to the visit page");
+    let (code, page, _) = get(&visit_path);
+    let page = String::from_utf8(page).expect("utf8");
+    assert_eq!(code, 200, "{page}");
+    for a in [&a1, &a2] {
+        assert!(
+            page.contains(&format!("/api/v1/attachments/{}/thumbnail", a.sha256)),
+            "thumbnail of {}",
+            a.sha256
+        );
+    }
+    assert!(page.contains(&format!("src=\"/api/v1/attachments/{}\"", asig.sha256)), "the signature is shown");
+    assert!(
+        page.contains("等待手机上传") && page.contains(&stuck[..16]),
+        "the photo not uploaded is shown waiting"
+    );
+    assert!(page.contains("WO-DASH") && page.contains("冯雪"));
+
+    // The thumbnails are small JPEGs of the photos; the originals come whole.
+    let (code, thumb, ct) = get(&format!("/api/v1/attachments/{}/thumbnail", a1.sha256));
+    assert_eq!((code, ct.as_str()), (200, "image/jpeg"));
+    let t = image::load_from_memory(&thumb).expect("thumbnail decodes");
+    assert_eq!((t.width(), t.height()), (320, 240), "1200×900 fits 320 px keeping its shape");
+    assert!(thumb.len() < p1.len() / 2, "{} bytes for a thumbnail of {}", thumb.len(), p1.len());
+    assert_eq!(get(&format!("/api/v1/attachments/{}", a1.sha256)).1, p1);
+    assert_eq!(get(&format!("/api/v1/attachments/{}", asig.sha256)).1, sig);
+    let (code, _, _) = get(&format!("/api/v1/attachments/{}/thumbnail", cert.sha256));
+    assert_eq!(code, 415, "a PDF has no thumbnail");
+
+    // The check photo on the appearance sheet; the certificate scan on the leave request.
+    let sheet = String::from_utf8(get("/appearance").1).expect("utf8");
+    assert!(
+        sheet.contains(&format!("/api/v1/attachments/{}/thumbnail", check.sha256)),
+        "check photo on the sheet"
+    );
+    let leave_list = String::from_utf8(get("/attendance/requests").1).expect("utf8");
+    let leave_href = leave_list
+        .split("href=\"")
+        .find(|s| s.starts_with("/attendance/leave/"))
+        .and_then(|s| s.split('"').next())
+        .expect("a leave link")
+        .to_string();
+    let leave_page = String::from_utf8(get(&leave_href).1).expect("utf8");
+    assert!(
+        leave_page.contains(&format!("href=\"/api/v1/attachments/{}\"", cert.sha256)),
+        "certificate linked"
+    );
+
+    // Another team's supervisor gets no thumbnail either.
+    let tb = bearer(&server, "sup_b");
+    let r = ureq::get(&format!("{}/api/v1/attachments/{}/thumbnail", server.url, a1.sha256))
+        .set("Authorization", &format!("Bearer {tb}"))
+        .call();
+    assert!(matches!(r, Err(ureq::Error::Status(404, _))), "{r:?}");
 }

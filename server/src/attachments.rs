@@ -106,7 +106,11 @@ pub struct UploadQuery {
 
 /// The routes, for `api::router`.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(upload, download)).routes(routes!(upload_status))
+    OpenApiRouter::new()
+        .routes(routes!(upload, download))
+        .routes(routes!(upload_status))
+        .routes(routes!(thumbnail))
+        .routes(routes!(limits))
 }
 
 fn check_hash(sha256: &str) -> Result<(), ServerError> {
@@ -456,6 +460,110 @@ async fn download(
     .await
 }
 
+/// What an upload must fit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UploadLimits {
+    /// Largest attachment, bytes.
+    pub max_bytes: u64,
+    /// Largest chunk per request, bytes.
+    pub max_chunk_bytes: u64,
+}
+
+/// The upload limits, so a phone can refuse a file that is too large before sending it (the
+/// server answers 413 to such a PUT before reading its body and closes the connection, which a
+/// client may only see as a broken pipe).
+#[utoipa::path(get, path = "/api/v1/attachments/limits", tag = "attachments",
+    responses((status = 200, body = UploadLimits), (status = 401, body = ApiError)))]
+async fn limits(State(st): State<AppState>, _who: ApiUser) -> Json<UploadLimits> {
+    Json(UploadLimits { max_bytes: st.attachments.max_bytes, max_chunk_bytes: MAX_CHUNK_BYTES as u64 })
+}
+
+/// Longest side of a thumbnail, pixels.
+pub const THUMBNAIL_PX: u32 = 320;
+/// Memory a thumbnail's decode may use; a photo that needs more is shown as a link.
+const DECODE_LIMIT_BYTES: u64 = 256 << 20;
+
+/// Whether thumbnails are made for this media type.
+pub fn has_thumbnail(media_type: &str) -> bool {
+    matches!(media_type, "image/jpeg" | "image/jpg" | "image/png")
+}
+
+/// A JPEG thumbnail (at most [`THUMBNAIL_PX`] on a side, upright by the photo's EXIF
+/// orientation) of an image's bytes.
+pub fn make_thumbnail(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use image::ImageDecoder;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(DECODE_LIMIT_BYTES);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+    img.apply_orientation(orientation);
+    let small = img.thumbnail(THUMBNAIL_PX, THUMBNAIL_PX).to_rgb8();
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+        .encode_image(&small)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// A small JPEG of an image attachment for the dashboard, made on first request and kept.
+#[utoipa::path(get, path = "/api/v1/attachments/{sha256}/thumbnail", tag = "attachments",
+    params(("sha256" = String, Path, description = "SHA-256 of the file, lowercase hex")),
+    responses((status = 200, description = "a JPEG at most 320 px on a side", content_type = "image/jpeg"),
+        (status = 401, body = ApiError), (status = 404, body = ApiError),
+        (status = 415, body = ApiError, description = "not an image (a PDF certificate) or not decodable")))]
+async fn thumbnail(
+    State(st): State<AppState>,
+    who: ApiUser,
+    Path(sha256): Path<String>,
+) -> Result<Response, ServerError> {
+    check_hash(&sha256)?;
+    let db = st.db.clone();
+    blocking(move || {
+        let cached: Option<Vec<u8>> = {
+            let conn = db.lock();
+            let status = match status_of(&conn, &sha256)? {
+                Some((s, by)) if s.complete && may_read(&conn, &who.0, &sha256, &by)? => s,
+                _ => return Err(not_found(&sha256)),
+            };
+            if !has_thumbnail(&status.media_type) {
+                return Err(ServerError::Unsupported(format!(
+                    "{} is not an image with a thumbnail; download the file",
+                    status.media_type
+                )));
+            }
+            match conn
+                .query_row("SELECT data FROM attachment_thumbnails WHERE sha256 = ?1", [&sha256], |r| r.get(0))
+                .optional()?
+            {
+                Some(t) => Some(t),
+                None => {
+                    let bytes = read_range(&conn, &sha256, 0, status.size)?;
+                    drop(conn); // decoding takes a while; the database is not held for it
+                    let t = make_thumbnail(&bytes).map_err(|e| {
+                        ServerError::Unsupported(format!("the image cannot be decoded for a thumbnail: {e}"))
+                    })?;
+                    db.lock().execute(
+                        "INSERT OR REPLACE INTO attachment_thumbnails (sha256, data, created_at) VALUES (?1, ?2, ?3)",
+                        params![sha256, t, now_ms()],
+                    )?;
+                    Some(t)
+                }
+            }
+        };
+        let mut resp = (StatusCode::OK, cached.unwrap_or_default()).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
+        Ok(resp)
+    })
+    .await
+}
+
 /// Rewrites the attachments a record refers to (at acceptance, in its transaction).
 pub fn index_refs(conn: &Connection, doc_id: &str, record: &serde_json::Value) -> Result<(), ServerError> {
     conn.execute("DELETE FROM attachment_refs WHERE doc_id = ?1", [doc_id])?;
@@ -499,6 +607,7 @@ pub fn sweep(conn: &mut Connection, now: i64, retention_ms: i64) -> Result<usize
         .collect::<rusqlite::Result<_>>()?;
     for h in &doomed {
         tx.execute("DELETE FROM attachment_chunks WHERE sha256 = ?1", [h])?;
+        tx.execute("DELETE FROM attachment_thumbnails WHERE sha256 = ?1", [h])?;
         tx.execute("DELETE FROM attachments WHERE sha256 = ?1", [h])?;
     }
     tx.commit()?;

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/006_review.sql"),
     include_str!("../migrations/007_kpi_weights.sql"),
     include_str!("../migrations/008_attachments.sql"),
+    include_str!("../migrations/009_attachment_thumbnails.sql"),
 ];
 
 /// The one writer connection, shared behind a mutex and used from blocking threads only.

@@ -35,6 +35,9 @@ pub enum ServerError {
     /// A byte range outside the resource.
     #[error("{0}")]
     RangeNotSatisfiable(String),
+    /// The media type cannot be served this way (415).
+    #[error("{0}")]
+    Unsupported(String),
     /// A background task failed.
     #[error("internal: {0}")]
     Internal(String),
@@ -52,6 +55,7 @@ impl IntoResponse for ServerError {
             ServerError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
             ServerError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
             ServerError::RangeNotSatisfiable(m) => (StatusCode::RANGE_NOT_SATISFIABLE, m.clone()),
+            ServerError::Unsupported(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
             // Internals (paths, SQL) are logged, never sent.
             other => {
                 tracing::error!(error = %other, "request failed");

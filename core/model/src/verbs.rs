@@ -570,6 +570,14 @@ impl AppearanceCheck {
                 photo: None,
             });
         }
+        // Recording a person again keeps the photos already on their items.
+        if let Some(prev) = self.checks.get(staff) {
+            for (code, r) in results.iter_mut() {
+                if r.photo.is_none() {
+                    r.photo = prev.items.get(code).and_then(|p| p.photo.clone());
+                }
+            }
+        }
         self.checks.insert(
             staff.to_string(),
             StaffCheck { items: results, checked_at: by.at, checked_by: by.user.clone() },

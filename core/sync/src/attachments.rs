@@ -121,6 +121,41 @@ fn server_status(
     }
 }
 
+/// Notes a network or server failure on the entry that waits because of it (its state and
+/// progress unchanged), so the app can show why.
+fn note_error(store: &SharedStore, sha256: &str, e: &SyncError) -> Result<(), SyncError> {
+    if let SyncError::Network(m) | SyncError::Server(m) = e {
+        with_store(store, |c| {
+            let now = c.uploads()?.into_iter().find(|x| x.sha256 == sha256);
+            match now {
+                Some(x) => c.set_upload_progress(sha256, x.state, x.sent, Some(m)),
+                None => Ok(()),
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// The server's largest attachment (`None` from a server that does not say).
+fn server_limit(a: &ureq::Agent, session: &Session) -> Result<Option<u64>, SyncError> {
+    #[derive(Deserialize)]
+    struct Limits {
+        max_bytes: u64,
+    }
+    match a
+        .get(&format!("{}/api/v1/attachments/limits", session.server))
+        .set("Authorization", &format!("Bearer {}", session.token))
+        .call()
+    {
+        Ok(r) => Ok(r.into_json::<Limits>().ok().map(|l| l.max_bytes)),
+        Err(e) => match answer(e) {
+            Answer::Status(401, _) => Err(SyncError::Unauthorized),
+            Answer::Status(..) => Ok(None),
+            Answer::Other(e) => Err(e),
+        },
+    }
+}
+
 fn with_store<T>(
     store: &SharedStore,
     f: impl FnOnce(&mut kefu_store::Client) -> kefu_store::Result<T>,
@@ -150,12 +185,22 @@ pub fn upload_pending(
 ) -> Result<UploadReport, SyncError> {
     let a = agent();
     let queue = with_store(store, |c| c.pending_uploads())?;
+    if queue.is_empty() {
+        return Ok(UploadReport::default());
+    }
+    let max = match server_limit(&a, session) {
+        Ok(m) => m,
+        Err(e) => {
+            note_error(store, &queue[0].sha256, &e)?;
+            return Err(e);
+        }
+    };
     let mut report = UploadReport::default();
     let total = queue.len();
     for (i, u) in queue.into_iter().enumerate() {
         let remaining = total - i - 1;
         let mut keep_going = true;
-        let ended = upload_one(&a, store, session, &u, &mut |sent, state, error| {
+        let ended = upload_one(&a, store, session, &u, max, &mut |sent, state, error| {
             keep_going = progress(&UploadProgress {
                 sha256: u.sha256.clone(),
                 label: u.label.clone(),
@@ -172,17 +217,7 @@ pub fn upload_pending(
             Ok(Ended::Failed) => report.failed += 1,
             Ok(Ended::Later) => report.pending += 1,
             Err(e) => {
-                if let SyncError::Network(m) | SyncError::Server(m) = &e {
-                    // Noted on the entry (state unchanged): the app can show why it waits.
-                    let (sha, m) = (u.sha256.clone(), m.clone());
-                    with_store(store, |c| {
-                        let now = c.uploads()?.into_iter().find(|x| x.sha256 == sha);
-                        match now {
-                            Some(x) => c.set_upload_progress(&sha, x.state, x.sent, Some(&m)),
-                            None => Ok(()),
-                        }
-                    })?;
-                }
+                note_error(store, &u.sha256, &e)?;
                 return Err(e);
             }
         }
@@ -199,6 +234,7 @@ fn upload_one(
     store: &SharedStore,
     session: &Session,
     u: &Upload,
+    max: Option<u64>,
     told: &mut dyn FnMut(u64, UploadState, Option<&str>) -> bool,
 ) -> Result<Ended, SyncError> {
     let sha = u.sha256.as_str();
@@ -210,6 +246,10 @@ fn upload_one(
         told(sent, UploadState::Failed, Some(reason));
         Ok(Ended::Failed)
     };
+    if let Some(max) = max.filter(|m| u.size > *m) {
+        let reason = format!("the file is {} bytes; the server's limit is {max} bytes", u.size);
+        return fail(&reason, 0, told);
+    }
     let mut offset = match server_status(a, session, sha)? {
         Some(s) if s.complete => {
             save(UploadState::Uploaded, u.size, None)?;

@@ -375,6 +375,8 @@ pub struct SheetItem {
     pub result: Option<String>,
     /// Note (what was wrong).
     pub note: Option<String>,
+    /// A photo of the item, taken on the phone.
+    pub photo: Option<super::evidence::Evidence>,
 }
 
 /// One staff member on a sheet.
@@ -510,6 +512,13 @@ pub fn day_sheet(conn: &Connection, team: &str, date: &str) -> Result<DaySheet, 
         }
     }
     let order = sorted_items(&template.items);
+    let hashes: Vec<String> = sheet
+        .iter()
+        .flat_map(|s| s.checks.values())
+        .flat_map(|c| c.items.values())
+        .filter_map(|i| i.photo.as_ref().map(|p| p.sha256.clone()))
+        .collect();
+    let held = super::evidence::uploaded(conn, hashes.iter().map(String::as_str))?;
     let people = who
         .into_iter()
         .map(|(staff, name, role)| {
@@ -525,6 +534,9 @@ pub fn day_sheet(conn: &Connection, team: &str, date: &str) -> Result<DaySheet, 
                         label_en: item.label_en.clone(),
                         result: r.map(|r| r.result.as_str().to_string()),
                         note: r.and_then(|r| r.note.clone()),
+                        photo: r
+                            .and_then(|r| r.photo.as_ref())
+                            .map(|p| super::evidence::Evidence::of(p, &held)),
                     }
                 })
                 .collect();
@@ -950,6 +962,17 @@ async fn sheet_page(
     let items = sheet.people.first().map(|p| p.items.clone()).unwrap_or_default();
     let checked = sheet.people.iter().filter(|p| p.checked).count();
     let passed = sheet.people.iter().filter(|p| p.passed == Some(true)).count();
+    let photos: Vec<(super::evidence::Evidence, String)> = sheet
+        .people
+        .iter()
+        .flat_map(|p| {
+            p.items.iter().filter_map(move |it| {
+                it.photo
+                    .clone()
+                    .map(|ph| (ph, format!("{} · {}", p.name, item_label(lang, &it.label_zh, &it.label_en))))
+            })
+        })
+        .collect();
     let body = html! {
         form.bar method="get" action="/appearance" {
             label { (ctx.t("日期", "Date")) input type="date" name="date" value=(sheet.date); }
@@ -1014,6 +1037,14 @@ async fn sheet_page(
                                     input name={ "note:" (p.staff) ":" (it.code) } size="10"
                                         value=(cur.and_then(|c| c.note.clone()).unwrap_or_default())
                                         placeholder=(ctx.t("备注", "note"));
+                                    @if let Some(ph) = cur.and_then(|c| c.photo.as_ref()) {
+                                        " "
+                                        @if ph.uploaded {
+                                            a.thumb.mini href={ "/api/v1/attachments/" (ph.sha256) } target="_blank" {
+                                                img src={ "/api/v1/attachments/" (ph.sha256) "/thumbnail" } alt=(ctx.t("检查照片", "check photo")) loading="lazy";
+                                            }
+                                        } @else { span.tag { "📷 " (ctx.t("待上传", "uploading")) } }
+                                    }
                                 }
                             }
                         }
@@ -1022,6 +1053,10 @@ async fn sheet_page(
             }
             @if sheet.people.is_empty() { p.muted { (ctx.t("本组没有售后人员或客服专员", "The team has no field staff or agents")) } }
             @else if !future { button.primary type="submit" { (ctx.t("保存检查结果", "Save the results")) } }
+        }
+        @if !photos.is_empty() {
+            h2 { (ctx.t("检查照片", "Photos of the check")) " (" (photos.len()) ")" }
+            (super::evidence::gallery(&ctx, &photos))
         }
         h2 { (ctx.t("当日结果", "Results of the day")) }
         (export_links(&ctx.here, ctx.t("导出 CSV", "Export CSV"), ctx.t("导出 Excel", "Export Excel")))

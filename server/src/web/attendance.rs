@@ -1180,6 +1180,8 @@ pub struct LeaveRow {
     pub has_certificate: bool,
     /// The paper certificate's reference.
     pub certificate_ref: Option<String>,
+    /// The certificate's scan, attached on the phone.
+    pub certificate: Option<super::evidence::Evidence>,
     /// `pending`, `approved`, `rejected`, `cancelled`.
     pub status: String,
     /// The approver whose answer is awaited (pending only).
@@ -1252,6 +1254,7 @@ pub fn leave_row(
     staff: &str,
     l: &LeaveRequest,
     names: &BTreeMap<String, String>,
+    held: &std::collections::HashSet<String>,
 ) -> LeaveRow {
     let status = l.status();
     let next = match &status {
@@ -1289,6 +1292,7 @@ pub fn leave_row(
         needs_certificate: l.needs_certificate(),
         has_certificate: l.has_certificate(),
         certificate_ref: l.certificate_ref.clone(),
+        certificate: l.certificate.as_ref().map(|c| super::evidence::Evidence::of(c, held)),
         status: leave_status_str(&status).into(),
         next_step: next.map(|n| n.as_str().into()),
         chain,
@@ -1343,7 +1347,8 @@ pub fn leave_requests(conn: &Connection, team: &str, all: bool) -> Result<Vec<Le
         for (id, l) in &a.leave {
             let pending = matches!(l.status(), LeaveStatus::Pending { .. });
             if all || pending {
-                out.push(leave_row(&doc_id, id, &a.staff, l, &names));
+                let held = super::evidence::uploaded(conn, l.certificate.iter().map(|c| c.sha256.as_str()))?;
+                out.push(leave_row(&doc_id, id, &a.staff, l, &names, &held));
             }
         }
     }
@@ -1379,7 +1384,8 @@ pub fn leave_detail(
     let l = a.leave.get(leave_id).ok_or_else(|| {
         ServerError::NotFound(say("没有这条请假申请", &format!("no leave request {leave_id}")))
     })?;
-    Ok(leave_row(doc_id, leave_id, &a.staff, l, &names(conn, team)?))
+    let held = super::evidence::uploaded(conn, l.certificate.iter().map(|c| c.sha256.as_str()))?;
+    Ok(leave_row(doc_id, leave_id, &a.staff, l, &names(conn, team)?, &held))
 }
 
 /// One shift swap of `team`.
@@ -1829,7 +1835,8 @@ fn certificate_text(lang: Lang, r: &LeaveRow) -> String {
     match (r.needs_certificate, r.has_certificate) {
         (false, _) => lang.t("不需要", "not needed").into(),
         (true, true) => {
-            format!("{} {}", lang.t("已交", "handed in"), r.certificate_ref.clone().unwrap_or_default())
+            let scan = r.certificate.as_ref().map(|_| lang.t("（扫描件）", " (scan)")).unwrap_or_default();
+            format!("{} {}{scan}", lang.t("已交", "handed in"), r.certificate_ref.clone().unwrap_or_default())
         }
         (true, false) => {
             lang.t("未交（病假 2 天及以上须交）", "missing (required for 2+ days of sick leave)").into()
@@ -1995,6 +2002,9 @@ async fn leave_page(
                 p.muted { (ctx.t("申请于 ", "Asked ")) (fmt_time(r.requested_at))
                     " · " @if r.asked_in_person { (ctx.t("本人当面申请", "asked in person")) } @else { (ctx.t("非当面申请", "not asked in person")) } }
                 p { (ctx.t("医院证明：", "Medical certificate: ")) (certificate_text(lang, &r)) }
+                @if let Some(c) = &r.certificate {
+                    div.thumbs { (super::evidence::thumb(&ctx, c, ctx.t("医院证明扫描件", "certificate scan"))) }
+                }
             }
             div.card {
                 p { (ctx.t("状态：", "Status: ")) b.status { (leave_status_text(lang, &r)) } }

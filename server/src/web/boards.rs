@@ -260,7 +260,7 @@ fn visit_status_label(lang: Lang, s: &str) -> String {
 fn visit_cells(ctx: &Ctx, v: &VisitRow, who: &BTreeMap<String, (String, String)>) -> Vec<Cell> {
     vec![
         Cell::Link(v.customer_name.clone(), format!("/customers/{}", v.doc_id)),
-        v.work_order.clone().into(),
+        Cell::Link(v.work_order.clone(), super::visit::href(&v.doc_id, &v.visit_id)),
         name_of(who, &v.staff).into(),
         fmt_time(v.window_start).into(),
         fmt_time(v.window_end).into(),

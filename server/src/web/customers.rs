@@ -321,8 +321,11 @@ pub fn render_file(
             } } }
         h2 { (ctx.t("上门服务", "Visits")) }
         table { tr { th { (ctx.t("工单", "Work order")) } th { (ctx.t("原因", "Reason")) } th { (ctx.t("人员", "Staff")) } th { (ctx.t("时间窗", "Window")) } th { (ctx.t("状态", "Status")) } th { (ctx.t("完成内容", "Work done")) } th { (ctx.t("评分", "Rating")) } }
-            @for v in c.visits.values() { tr {
-                td { (v.work_order) } td { (label(lang, v.reason.label_zh(), v.reason.as_str())) } td { (who(&v.staff)) }
+            @for (vid, v) in &c.visits { tr {
+                td { a href=(super::visit::href(id, vid)) { (v.work_order) }
+                    @if !v.photos.is_empty() || v.signature.is_some() {
+                        br; span.muted { "📷 " (v.photos.len()) @if v.signature.is_some() { " · " (ctx.t("已签名", "signed")) } }
+                    } } td { (label(lang, v.reason.label_zh(), v.reason.as_str())) } td { (who(&v.staff)) }
                 td { (fmt_time(v.window_start)) " – " (fmt_time(v.window_end)) }
                 td { (v.status().map(|s| label(lang, s.label_zh(), s.as_str())).unwrap_or_default()) }
                 td { (v.work_done.clone().unwrap_or_default())

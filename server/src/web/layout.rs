@@ -47,6 +47,15 @@ a.card .n{color:#186faf}
 .card .n{font-size:1.8rem;font-weight:700}
 .exports{margin:.3rem 0;font-size:.9rem}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
+.thumbs{display:flex;flex-wrap:wrap;gap:.8rem;margin:.4rem 0}
+figure.evidence,figure.signature{margin:0;font-size:.85rem}
+.thumb{display:flex;align-items:center;justify-content:center;width:160px;height:120px;background:#fff;border:1px solid #d9e2ec;border-radius:4px;overflow:hidden;text-align:center}
+.thumb img{max-width:160px;max-height:120px}
+.thumb.pending{background:#fffbea;border-style:dashed;color:#8d6e00;flex-direction:column}
+.thumb.file{flex-direction:column;text-decoration:none}
+.thumb.mini{width:48px;height:36px}
+.thumb.mini img{max-width:48px;max-height:36px}
+figure.signature img{max-width:360px;max-height:180px;background:#fff;border:1px solid #d9e2ec;border-radius:4px}
 pre{white-space:pre-wrap;background:#fff;border:1px solid #d9e2ec;padding:.5rem}
 "#;
 

@@ -19,6 +19,7 @@ pub mod attendance;
 pub mod boards;
 pub mod campaigns;
 pub mod customers;
+pub mod evidence;
 pub mod form;
 pub mod home;
 pub mod kpi;
@@ -26,6 +27,7 @@ pub mod layout;
 pub mod review;
 pub mod session;
 pub mod table;
+pub mod visit;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -54,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .merge(session::routes())
         .merge(customers::routes())
         .merge(boards::routes())
+        .merge(visit::routes())
         .merge(appearance::routes())
         .merge(attendance::routes())
         .merge(review::routes())
