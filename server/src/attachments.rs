@@ -229,31 +229,33 @@ async fn upload(
         })?
         .to_ascii_lowercase();
     let db = st.db.clone();
-    {
-        // Where the upload stands, before reading the body: a finished one answers at once, a
-        // wrong offset is told where to resume.
+    // Where the upload stands, before reading the body: a finished one answers at once, a
+    // wrong offset is told where to resume.
+    let early = {
         let sha = sha256.clone();
         let db = db.clone();
-        let known = blocking(move || status_of(&db.lock(), &sha)).await?;
-        if let Some((s, _)) = known {
-            if s.complete {
-                return Ok(Json(s));
+        match blocking(move || status_of(&db.lock(), &sha)).await? {
+            Some((s, _)) if s.complete => Some(Ok(Json(s))),
+            Some((s, _)) if s.size != size => Some(Err(ServerError::Conflict(format!(
+                "this attachment is being uploaded with size {}, not {size}",
+                s.size
+            )))),
+            Some((s, _)) if q.offset != s.received => Some(Err(ServerError::Conflict(format!(
+                "the upload stands at byte {}; resume there",
+                s.received
+            )))),
+            Some(_) => None,
+            None if q.offset != 0 => {
+                Some(Err(ServerError::Conflict("the upload stands at byte 0; resume there".into())))
             }
-            if s.size != size {
-                return Err(ServerError::Conflict(format!(
-                    "this attachment is being uploaded with size {}, not {size}",
-                    s.size
-                )));
-            }
-            if q.offset != s.received {
-                return Err(ServerError::Conflict(format!(
-                    "the upload stands at byte {}; resume there",
-                    s.received
-                )));
-            }
-        } else if q.offset != 0 {
-            return Err(ServerError::Conflict("the upload stands at byte 0; resume there".into()));
+            None => None,
         }
+    };
+    if let Some(answer) = early {
+        // The client is still sending the chunk: read it (at most one chunk's worth) and drop
+        // it, so it gets this answer instead of a connection reset mid-body.
+        let _ = axum::body::to_bytes(body, MAX_CHUNK_BYTES).await;
+        return answer;
     }
     let chunk = axum::body::to_bytes(body, MAX_CHUNK_BYTES).await.map_err(|_| {
         ServerError::TooLarge(format!("a chunk may be at most {MAX_CHUNK_BYTES} bytes (or the body was cut)"))
