@@ -4,21 +4,29 @@ A supervisor phone (the generated Python bindings) creates a customer file for a
 field1, dispatches a visit to field1 for today and schedules a callback for agent1 today.
 Then the demo app, each step its own process on the phone's store file:
 
-  sign-in (field1, agent1) -> server stopped -> field-day (field1), agent-day (agent1)
-  -> server started again -> sync (both) -> live-sync (field1, the background sync)
+  sign-in (field1, agent1) -> server stopped -> field-day (field1, two photos of the work and
+  the customer's signature from image files), agent-day (agent1) -> server started again ->
+  sync (both) -> live-sync (field1, the background sync)
 
-and the supervisor's JSON API shows the completed visit with its work done, parts and rating,
-the callback's outcome, the complaint and field1's clock-in and clock-out. A second test drives
-the interactive app through its menus on piped stdin until EOF.
+and the supervisor's JSON API shows the completed visit with its work done, parts, rating,
+photos and signature, the callback's outcome, the complaint and field1's clock-in and
+clock-out; the supervisor's visit page in the dashboard shows both photos as thumbnails and
+the signature. A second test drives the interactive app through its menus on piped stdin until
+EOF.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import struct
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+import zlib
 from pathlib import Path
 
 import pytest
@@ -53,6 +61,31 @@ def kefu():
     import kefu as module
 
     return module
+
+
+def png(path: Path, width: int, height: int, seed: int) -> bytes:
+    """Writes a real RGB PNG (a pattern, so every file differs) and returns its bytes."""
+    rows = b"".join(
+        b"\x00" + bytes(v for x in range(width) for v in ((x * seed + y) & 255, (y * 3 + seed) & 255, (x ^ y) & 255))
+        for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b""))
+    path.write_bytes(data)
+    return data
+
+
+def page(server, path: str, token: str) -> tuple[int, bytes, str]:
+    """A dashboard page or file with the session cookie of `token`."""
+    req = urllib.request.Request(server.url + path, headers={"Cookie": f"kefu_session={token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read(), r.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers.get("Content-Type", "")
 
 
 def run(coro, timeout: float = 120):
@@ -114,9 +147,20 @@ def test_field_day_offline_then_sync(demo_built, kefu, server, tmp_path):
     out = step(agent_store, "sign-in", "--server", server.url, "--user", "agent1")
     assert "callbacks due: 1 " in out and "陈美玲" in out
 
+    # The camera's and the signature pad's output on the field phone.
+    shots = [tmp_path / "IMG_0001.png", tmp_path / "IMG_0002.png"]
+    photo_bytes = [png(shots[0], 800, 600, 7), png(shots[1], 640, 480, 13)]
+    signature = tmp_path / "signature.png"
+    signature_bytes = png(signature, 400, 160, 29)
+    hashes = [hashlib.sha256(b).hexdigest() for b in photo_bytes]
+    sig_hash = hashlib.sha256(signature_bytes).hexdigest()
+
     server.stop()
-    out = step(field_store, "field-day")
-    assert "en_route → 已到达 on_site → 已完成 completed" in out
+    out = step(field_store, "field-day", "--photo", str(shots[0]), "--photo", str(shots[1]),
+               "--signature", str(signature))
+    assert "en_route → 已到达 on_site → 照片 photo" in out and "已完成 completed" in out
+    assert "photos 2, signature yes" in out
+    assert "upload queue: 3 files" in out and "upload queue unchanged: 3 files waiting" in out
     assert "sync failed as expected: Network" in out
     assert "outbox unchanged" in out
     out = step(agent_store, "agent-day")
@@ -130,6 +174,9 @@ def test_field_day_offline_then_sync(demo_built, kefu, server, tmp_path):
     for store in (field_store, agent_store):
         out = step(store, "sync")
         assert "outbox after: 0 changes" in out and ": rejected (" not in out
+        if store == field_store:
+            assert "文件上传完成 3 个，被拒绝 0 个，等待 0 个" in out
+            assert out.count(": uploaded 100% (已上传)") == 3
     out = step(field_store, "live-sync")
     assert "已连接，已是最新" in out and "未在同步" in out
 
@@ -144,6 +191,24 @@ def test_field_day_offline_then_sync(demo_built, kefu, server, tmp_path):
     assert v["work_done"] == WORK_DONE
     assert {(p["part"], p["quantity"]) for p in v["parts"].values()} == PARTS
     assert v["rating"] == 5
+    assert set(v["photos"]) == set(hashes), v["photos"]
+    assert all(v["photos"][h]["attached_by"] == day["field"] for h in hashes)
+    assert {v["photos"][h]["media_type"] for h in hashes} == {"image/png"}
+    assert v["signature"]["sha256"] == sig_hash
+    for h, b in zip(hashes + [sig_hash], photo_bytes + [signature_bytes]):
+        status, got, _ = page(server, f"/api/v1/attachments/{h}", token)
+        assert (status, got == b) == (200, True), h
+
+    # The supervisor's visit page: both photos as thumbnails, the signature, nothing waiting.
+    status, html, _ = page(server, f"/visits/{day['doc']}/{day['visit']}", token)
+    html = html.decode()
+    assert status == 200, html
+    for h in hashes:
+        assert f"/api/v1/attachments/{h}/thumbnail" in html, h
+    assert f'src="/api/v1/attachments/{sig_hash}"' in html
+    assert "现场照片 (2)" in html and "等待手机上传" not in html
+    status, thumb, ctype = page(server, f"/api/v1/attachments/{hashes[0]}/thumbnail", token)
+    assert (status, ctype) == (200, "image/jpeg") and thumb[:2] == b"\xff\xd8"
     cb = record["callbacks"][day["callback"]]
     assert (cb["outcome"], cb["satisfaction"]) == ("satisfied", 5), cb
     assert "done" in cb["steps"] and cb["steps"]["done"]["by"] == day["agent"]
@@ -173,21 +238,33 @@ def test_interactive_app_menus_until_eof(demo_built, kefu, server, tmp_path):
     # A wrong password: the sign-in screen says so and the app ends with exit 1, not signed in.
     r = demo(store, "--server", server.url, "--user", "field1", password="not-the-password", timeout=60)
     assert r.returncode == 1 and "登录失败" in r.stdout and "Unauthorized" not in r.stderr, r.stdout + r.stderr
-    # Sign in (password from KEFU_PASSWORD) -> home: 1 今日上门 -> visit 1 -> 1 出发 -> 0 back
-    # -> 0 back -> 2 考勤打卡 -> 1 上班打卡 -> 0 -> 3 待同步 -> 4 同步 -> 1 立即同步 -> 0 -> EOF.
-    r = demo(store, "--server", server.url, "--user", "field1",
-             stdin="1\n1\n1\n0\n0\n2\n1\n0\n3\n4\n1\n0\n", timeout=120)
+    photo = tmp_path / "IMG_0101.png"
+    photo_hash = hashlib.sha256(png(photo, 320, 240, 5)).hexdigest()
+    sig = tmp_path / "sig.png"
+    sig_hash = hashlib.sha256(png(sig, 300, 120, 11)).hexdigest()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("不是照片")
+    # Sign in (password from KEFU_PASSWORD) -> home: 1 今日上门 -> visit 1 -> 1 出发 -> 1 到达
+    # -> 1 拍照 with a text file (refused, the screen goes on) -> 1 拍照 a photo -> 2 客户签名
+    # -> 0 back -> 0 back -> 2 考勤打卡 -> 1 上班打卡 -> 0 -> 3 待同步 -> 4 上传队列 -> 5 同步
+    # -> 1 立即同步 -> 0 -> EOF.
+    walk = ["1", "1", "1", "1", "1", str(notes), "1", str(photo), "2", str(sig), "0", "0", "2", "1", "0", "3", "4",
+            "5", "1", "0"]
+    r = demo(store, "--server", server.url, "--user", "field1", stdin="\n".join(walk) + "\n", timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
-    for text in ("已登录：李师傅", "今日上门（1）", "WO-DEMO-001", "出发（在途）", "已保存在本机", "上班打卡",
-                 "待同步（发件箱）", "输入结束，退出。"):
+    for text in ("已登录：李师傅", "今日上门（1）", "WO-DEMO-001", "出发（在途）", "已保存在本机", "到达现场",
+                 "不是图片文件", "已保存在本机：拍照（现场照片）", "已保存在本机：客户签名", "现场照片 1：",
+                 "上班打卡", "待同步（发件箱）", "上传队列", "输入结束，退出。"):
         assert text in out, f"{text!r} not shown"
     assert "Exception" not in out + r.stderr
-    # The background sync pushed both changes: the supervisor sees them.
+    # The background sync pushed the changes: the supervisor sees them.
     token = server.login("sup")
     status, body = server.api("GET", f"/api/v1/customers/{day['doc']}", token)
     assert status == 200, body
-    assert "en_route" in body["record"]["visits"][day["visit"]]["steps"]
+    visit = body["record"]["visits"][day["visit"]]
+    assert {"en_route", "on_site"} <= set(visit["steps"]), visit["steps"]
+    assert set(visit["photos"]) == {photo_hash} and visit["signature"]["sha256"] == sig_hash
     status, grid = server.api("GET", f"/api/v1/attendance?month={day['today'][:7]}", token)
     assert status == 200, grid
     days = [d for p in grid["people"] if p["staff"]["id"] == day["field"] for d in p["days"]]
@@ -196,4 +273,4 @@ def test_interactive_app_menus_until_eof(demo_built, kefu, server, tmp_path):
     # shows the visit on the way (从本机读取), then EOF ends it.
     r = demo(store, "--no-sync", stdin="1\n", timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "已登录：李师傅" in r.stdout and "WO-DEMO-001  在途" in r.stdout and "后台同步已关闭" in r.stdout
+    assert "已登录：李师傅" in r.stdout and "WO-DEMO-001  已到达" in r.stdout and "后台同步已关闭" in r.stdout

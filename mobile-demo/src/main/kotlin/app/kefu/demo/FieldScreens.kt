@@ -1,11 +1,14 @@
-// Field staff (售后/上门服务): today's visits, a visit (on the way, arrived, completed with
-// the work done, parts and rating) and the day's attendance (clock in and out).
+// Field staff (售后/上门服务): today's visits, a visit (on the way, arrived, photos of the
+// work, the customer's signature, completed with the work done, parts and rating) and the
+// day's attendance (clock in and out).
 //
 // View-models only: each screen's state is a plain data class read from the phone's local
 // store (so every screen works offline), and each action is one call into the library. They
 // print nothing; the terminal (Terminal.kt) or an Android view draws the state.
 package app.kefu.demo
 
+import app.kefu.core.Attachment
+import app.kefu.core.AttachmentSource
 import app.kefu.core.PartUsed
 import app.kefu.core.VisitCompletion
 import app.kefu.core.VisitRow
@@ -33,6 +36,8 @@ data class TodayVisitsState(val date: String, val today: List<VisitItem>, val la
 enum class VisitAction(val label: String) {
     EnRoute("出发（在途）"),
     Arrive("到达现场"),
+    Photo("拍照（现场照片）"),
+    Sign("客户签名"),
     Complete("完工登记"),
 }
 
@@ -45,6 +50,9 @@ data class VisitDetailState(
     val workDone: String?,
     val parts: List<PartUsed>,
     val rating: Long?,
+    /** Photos of the work, oldest first, with where each upload stands. */
+    val photos: List<EvidenceItem>,
+    val signature: EvidenceItem?,
     val recordStatus: String,
     val actions: List<VisitAction>,
 )
@@ -68,6 +76,7 @@ data class DayState(
 class FieldViewModel(private val phone: Phone, private val changed: () -> Unit = {}) {
     private val kefu get() = phone.kefu
     private val labels get() = phone.labels
+    private val uploads = UploadsViewModel(phone)
 
     private fun item(r: VisitRow, today: String, now: Long): VisitItem {
         val day = dateOf(r.windowStart)
@@ -104,9 +113,11 @@ class FieldViewModel(private val phone: Phone, private val changed: () -> Unit =
         val actions = when (v.status) {
             "dispatched" -> listOf(VisitAction.EnRoute, VisitAction.Arrive)
             "en_route" -> listOf(VisitAction.Arrive)
-            "on_site" -> listOf(VisitAction.Complete)
+            "on_site" -> listOf(VisitAction.Photo, VisitAction.Sign, VisitAction.Complete)
+            "completed" -> listOf(VisitAction.Photo, VisitAction.Sign)
             else -> emptyList()
         }
+        val evidence = uploads.items(v.photos.sortedBy { it.attachedAt } + listOfNotNull(v.signature))
         return VisitDetailState(
             item = item(row, today, System.currentTimeMillis()),
             phones = file.profile.phones.joinToString(" "),
@@ -115,6 +126,8 @@ class FieldViewModel(private val phone: Phone, private val changed: () -> Unit =
             workDone = v.workDone,
             parts = v.parts,
             rating = v.rating,
+            photos = evidence.take(v.photos.size),
+            signature = if (v.signature != null) evidence.last() else null,
             recordStatus = recordStatusText(kefu.recordStatus(docId)),
             actions = actions,
         )
@@ -129,6 +142,23 @@ class FieldViewModel(private val phone: Phone, private val changed: () -> Unit =
     private suspend fun advance(v: VisitItem, to: String, note: String?) {
         kefu.advanceVisit(v.docId, v.visitId, to, note)
         changed()
+    }
+
+    /**
+     * 拍照: adds a photo of the work from an image file (the camera's output). Saved on the
+     * phone at once; the bytes wait in the upload queue.
+     */
+    suspend fun attachPhoto(v: VisitItem, path: String): Attachment {
+        val a = kefu.attachVisitPhoto(v.docId, v.visitId, AttachmentSource.File(path), imageTypeOf(path))
+        changed()
+        return a
+    }
+
+    /** 客户签名: the customer's signature, an image file from the signature pad. */
+    suspend fun sign(v: VisitItem, path: String): Attachment {
+        val a = kefu.signVisit(v.docId, v.visitId, AttachmentSource.File(path), imageTypeOf(path))
+        changed()
+        return a
     }
 
     /** 完工: the work done, the parts used and the customer's rating. */

@@ -18,6 +18,7 @@ class InteractiveApp(
     private val field = FieldViewModel(phone) { sync.nudge() }
     private val agent = AgentViewModel(phone) { sync.nudge() }
     private val outbox = OutboxViewModel(phone)
+    private val uploads = UploadsViewModel(phone) { sync.nudge() }
     private val labels get() = phone.labels
 
     /** Runs until the user leaves (0) or stdin ends. Returns normally in both cases. */
@@ -30,6 +31,7 @@ class InteractiveApp(
                 term.say("  〔同步〕${syncStateText(st)}")
             }
         }
+        sync.onUploadSettled = { p -> term.say("  〔上传〕${progressText(p)}") }
         if (backgroundSync) sync.start()
         try {
             home()
@@ -38,6 +40,7 @@ class InteractiveApp(
             term.say("输入结束，退出。")
         } finally {
             sync.onSettled = null
+            sync.onUploadSettled = null
             sync.stop()
         }
     }
@@ -45,10 +48,11 @@ class InteractiveApp(
     private suspend fun header(title: String) {
         val me = phone.me
         val pending = phone.kefu.outbox().size
+        val files = uploads.pending().size
         term.say()
         term.say("════ 客服 · ${labels.role(me.role)} · ${me.displayName} ════")
         val bg = if (sync.running) syncStateText(sync.state.value.state) else "后台同步已关闭"
-        term.say("今天 ${phone.today()}　同步：$bg　待同步 $pending 条修改")
+        term.say("今天 ${phone.today()}　同步：$bg　待同步 $pending 条修改" + if (files > 0) "，$files 个文件待上传" else "")
         term.say("── $title ──")
     }
 
@@ -86,6 +90,7 @@ class InteractiveApp(
                 items += "我的投诉（未结）" to { complaintsList() }
             }
             items += "待同步（发件箱）" to { outboxScreen() }
+            items += "上传队列（照片、签名）" to { uploadsScreen() }
             items += "同步" to { syncScreen() }
             items += "退出登录" to { signOutScreen() }
             val chosen = term.pick("", items, back = "退出应用") { it.first } ?: return
@@ -120,15 +125,21 @@ class InteractiveApp(
             d.workDone?.let { term.say("  完成内容：$it") }
             if (d.parts.isNotEmpty()) term.say("  配件：" + d.parts.joinToString("，") { "${it.part}×${it.quantity}" })
             d.rating?.let { term.say("  客户评分：$it 分") }
+            d.photos.forEachIndexed { i, p -> term.say("  现场照片 ${i + 1}：${sizeText(p.size)}　${p.uploadText}") }
+            d.signature?.let { term.say("  客户签名：${sizeText(it.size)}　${it.uploadText}") }
             term.say("  同步：${d.recordStatus}")
             val a = term.pick("", d.actions) { it.label } ?: return
             guard {
-                when (a) {
-                    VisitAction.EnRoute -> field.startTrip(d.item)
-                    VisitAction.Arrive -> field.arrive(d.item)
-                    VisitAction.Complete -> completeForm()?.let { field.complete(d.item, it) }
+                val saved = when (a) {
+                    VisitAction.EnRoute -> field.startTrip(d.item).let { true }
+                    VisitAction.Arrive -> field.arrive(d.item).let { true }
+                    VisitAction.Photo -> term.askOptional("  照片文件路径（相机拍摄的 jpg/png）: ")
+                        ?.let { field.attachPhoto(d.item, it) } != null
+                    VisitAction.Sign -> term.askOptional("  签名图片文件路径（签字板导出的 png）: ")
+                        ?.let { field.sign(d.item, it) } != null
+                    VisitAction.Complete -> completeForm()?.let { field.complete(d.item, it) } != null
                 }
-                term.say("  ✓ 已保存在本机：${a.label}")
+                if (saved) term.say("  ✓ 已保存在本机：${a.label}")
             }
         }
     }
@@ -246,6 +257,28 @@ class InteractiveApp(
                 if (r.sent > 0) "已发送 ${r.sent}" else null,
             ).joinToString("，")
             term.say("  · ${r.name}：$parts　${r.statusText}　最早 ${monthDayTime(r.oldest)}")
+        }
+    }
+
+    private suspend fun uploadsScreen() {
+        while (true) {
+            val list = uploads.load()
+            header("上传队列")
+            if (list.isEmpty()) {
+                term.say("  本机没有拍过照片或签名。")
+                return
+            }
+            for (u in list) term.say("  · ${u.what}　${sizeText(u.size)}　${u.text}")
+            val failed = list.filter { it.state == "failed" }
+            if (failed.isEmpty()) {
+                term.say("  （联网后自动上传；断网时已上传的部分会保留，下次接着传）")
+                return
+            }
+            val u = term.pick("重新上传被拒绝的文件", failed, back = "返回") { "${it.what}　${it.text}" } ?: return
+            guard {
+                uploads.retry(u.sha256)
+                term.say("  ✓ 已放回上传队列")
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 //
 //   run.sh --store PATH [--server URL --user NAME] [--device NAME] [--no-sync]
 //   run.sh --store PATH --script sign-in|field-day|agent-day|sync|live-sync [--server URL --user NAME]
+//          [--photo FILE]... [--signature FILE]
 //
 // The password comes from KEFU_PASSWORD, or is asked for (interactive mode only).
 @file:JvmName("KefuDemo")
@@ -14,12 +15,15 @@ import java.net.InetAddress
 import kotlin.system.exitProcess
 
 const val USAGE = """usage: run.sh --store PATH [--server URL] [--user NAME] [--device NAME] [--no-sync] [--script STEP]
+              [--photo FILE]... [--signature FILE]
   --store PATH    the phone's store file (created when missing)
   --server URL    the Kefu server to sign in to (e.g. http://127.0.0.1:8080)
   --user NAME     the user to sign in as; the password comes from KEFU_PASSWORD or is asked for
   --device NAME   the device name to register (default: mobile-demo NAME@HOST)
   --no-sync       interactive mode without the background sync (work offline)
-  --script STEP   run one scripted step and exit: sign-in, field-day, agent-day, sync, live-sync"""
+  --script STEP   run one scripted step and exit: sign-in, field-day, agent-day, sync, live-sync
+  --photo FILE    field-day: a photo of the work (jpg/png) to attach to every visit; repeatable
+  --signature FILE  field-day: the customer's signature (an image) to put on every visit"""
 
 class UsageError(message: String) : Exception(message)
 
@@ -30,6 +34,8 @@ data class Args(
     val device: String?,
     val script: String?,
     val backgroundSync: Boolean,
+    val photos: List<String> = emptyList(),
+    val signature: String? = null,
 )
 
 fun parseArgs(argv: Array<String>): Args {
@@ -39,6 +45,8 @@ fun parseArgs(argv: Array<String>): Args {
     var device: String? = null
     var script: String? = null
     var sync = true
+    val photos = mutableListOf<String>()
+    var signature: String? = null
     var i = 0
     fun value(name: String): String {
         if (i + 1 >= argv.size) throw UsageError("$name needs a value")
@@ -53,6 +61,8 @@ fun parseArgs(argv: Array<String>): Args {
             "--device" -> device = value(a)
             "--script" -> script = value(a)
             "--no-sync" -> sync = false
+            "--photo" -> photos += value(a)
+            "--signature" -> signature = value(a)
             "-h", "--help" -> throw UsageError("")
             else -> throw UsageError("unknown argument $a")
         }
@@ -60,7 +70,10 @@ fun parseArgs(argv: Array<String>): Args {
     }
     if (store == null) throw UsageError("--store PATH is required")
     if (script != null && script !in STEPS) throw UsageError("unknown step $script (one of ${STEPS.joinToString(", ")})")
-    return Args(store, server, user, device, script, sync)
+    if ((photos.isNotEmpty() || signature != null) && script != "field-day") {
+        throw UsageError("--photo and --signature go with --script field-day")
+    }
+    return Args(store, server, user, device, script, sync, photos, signature)
 }
 
 fun defaultDevice(user: String): String {
@@ -91,7 +104,7 @@ fun runScript(args: Args, step: String): Int {
     return try {
         Phone.open(args.store).use { phone ->
             runBlocking {
-                val scripts = Scripts(phone, term, step)
+                val scripts = Scripts(phone, term, step, args.photos, args.signature)
                 if (step == "sign-in") {
                     val server = args.server ?: throw StepFailed("sign-in needs --server URL")
                     val user = args.user ?: throw StepFailed("sign-in needs --user NAME")

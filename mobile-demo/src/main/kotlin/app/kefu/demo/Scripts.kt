@@ -30,11 +30,16 @@ class Scripts(
     private val phone: Phone,
     private val out: Terminal,
     private val step: String,
+    /** field-day: image files taken as photos of the work on every visit (the camera's output). */
+    private val photos: List<String> = emptyList(),
+    /** field-day: the customer's signature on every visit, an image file (the signature pad's). */
+    private val signature: String? = null,
 ) {
     private val sync = SyncModel(phone)
     private val field = FieldViewModel(phone)
     private val agent = AgentViewModel(phone)
     private val outbox = OutboxViewModel(phone)
+    private val uploads = UploadsViewModel(phone)
 
     private fun say(s: String) = out.say("[$step] $s")
 
@@ -63,7 +68,10 @@ class Scripts(
         }
     }
 
-    /** Field staff, offline: clock in, every visit due today on the way, arrived, completed; clock out. */
+    /**
+     * Field staff, offline: clock in; every visit due today on the way, arrived, photographed
+     * and signed (with `--photo` / `--signature`), completed; clock out.
+     */
     suspend fun fieldDay() {
         val me = phone.me
         say("离线工作 working offline as ${me.displayName} (${me.role})")
@@ -81,12 +89,23 @@ class Scripts(
                 field.arrive(v)
                 path += "已到达 on_site"
             }
+            for (p in photos) {
+                val a = field.attachPhoto(v, p)
+                path += "照片 photo ${a.sha256.take(12)} (${a.size} B)"
+            }
+            signature?.let {
+                val a = field.sign(v, it)
+                path += "签名 signature ${a.sha256.take(12)} (${a.size} B)"
+            }
             field.complete(v, CompletionForm(ScriptedDay.WORK_DONE, ScriptedDay.PARTS, ScriptedDay.RATING))
             path += "已完成 completed"
             val d = field.visit(v.docId, v.visitId)
             if (d.item.status != "completed") throw StepFailed("visit ${v.workOrder} is ${d.item.status} after completing it")
+            if (d.photos.size < photos.distinct().size) throw StepFailed("visit ${v.workOrder} has ${d.photos.size} photos after attaching ${photos.size}")
+            if (signature != null && d.signature == null) throw StepFailed("visit ${v.workOrder} has no signature after signing")
             say("上门 visit ${v.workOrder} ${v.customerName}: ${v.statusLabel} → ${path.joinToString(" → ")}; " +
-                "work done \"${d.workDone}\", parts ${d.parts.joinToString(", ") { "${it.part}×${it.quantity}" }}, rating ${d.rating}")
+                "work done \"${d.workDone}\", parts ${d.parts.joinToString(", ") { "${it.part}×${it.quantity}" }}, rating ${d.rating}, " +
+                "photos ${d.photos.size}, signature ${if (d.signature != null) "yes" else "no"}")
         }
         val outDay = field.clock("out")
         say("下班打卡 clock out: ${outDay.clockOut} (counts for ${outDay.date})")
@@ -97,7 +116,14 @@ class Scripts(
         val before = showOutbox()
         if (before.total == 0) throw StepFailed("the outbox is empty after a day's work offline")
         if (before.records.any { it.status !is RecordStatus.Local }) throw StepFailed("a record is not local before any sync")
+        val queued = showUploads()
+        if (queued.any { it.state != "waiting" }) throw StepFailed("an upload is not waiting before any sync")
         offlineSyncMustFail(before)
+        val still = uploads.load()
+        if (still.map { it.sha256 to it.state } != queued.map { it.sha256 to "waiting" }) {
+            throw StepFailed("the upload queue changed across the failed sync: $queued before, $still after")
+        }
+        if (queued.isNotEmpty()) say("上传队列不变 upload queue unchanged: ${still.size} files waiting")
     }
 
     /** With the server stopped, a sync fails with Network and loses nothing. */
@@ -156,6 +182,24 @@ class Scripts(
             is SyncOutcome.Failed -> throw StepFailed("the sync failed: ${errorKind(r.error)}: ${errorText(r.error)}")
         }
         checkAllAccepted(touched)
+        checkAllUploaded()
+    }
+
+    /** Every photo and signature taken here is on the server (none waiting or refused). */
+    private suspend fun checkAllUploaded() {
+        val list = showUploads()
+        val failed = list.filter { it.state == "failed" }
+        if (failed.isNotEmpty()) throw StepFailed("uploads refused: " + failed.joinToString("; ") { "${it.what}: ${it.text}" })
+        val pending = list.filter { it.state != "uploaded" }
+        if (pending.isNotEmpty()) throw StepFailed("${pending.size} files not uploaded after the sync: " + pending.joinToString("; ") { "${it.what}: ${it.text}" })
+    }
+
+    private suspend fun showUploads(): List<UploadLine> {
+        val list = uploads.load()
+        if (list.isEmpty()) return list
+        say("上传队列 upload queue: ${list.size} files")
+        for (u in list) say("  ${u.what} ${u.sha256.take(12)} ${u.size} B: ${u.state} ${u.percent}% (${u.text})")
+        return list
     }
 
     private suspend fun touchedRecords(before: OutboxState): Set<String> {
@@ -194,7 +238,7 @@ class Scripts(
                     val st = sync.state.value.state
                     if (st is SyncState.Unauthorized) throw StepFailed("the server refused the sign-in")
                     if (st is SyncState.Idle) {
-                        if (phone.kefu.outbox().isEmpty()) break
+                        if (phone.kefu.outbox().isEmpty() && uploads.pending().none { it.state != "failed" }) break
                         if (System.currentTimeMillis() - lastNudge > 2_000) {
                             sync.nudge()
                             lastNudge = System.currentTimeMillis()
@@ -211,8 +255,10 @@ class Scripts(
         for (e in sync.history()) say("  ${clockTime(e.at)} ${syncStateText(e.state)}")
         if (!upToDate) throw StepFailed("the background sync was not up to date within 60 s (last: ${syncStateText(sync.state.value.state)})")
         if (sync.history().lastOrNull()?.state !is SyncState.Stopped) throw StepFailed("the listener did not hear Stopped after stop()")
+        for (p in sync.uploadHistory().filter { it.state != "uploading" }) say("  上传 upload ${p.sha256.take(12)}: ${progressText(p)}")
         say("后台同步 background sync reached Idle (已是最新) and stopped")
         checkAllAccepted(touched)
+        checkAllUploaded()
     }
 
     private suspend fun showOutbox(): OutboxState {

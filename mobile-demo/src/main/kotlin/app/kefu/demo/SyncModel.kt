@@ -1,12 +1,14 @@
 // The sync as the screens see it: the background sync's state (from the library's listener,
 // which calls from a library thread, into a StateFlow any UI can collect on its own thread),
-// "sync now", and the one-shot sync.
+// "sync now", and the one-shot sync. The listener also hears the upload queue move (photos,
+// signatures), chunk by chunk.
 package app.kefu.demo
 
 import app.kefu.core.SyncHandle
 import app.kefu.core.SyncListener
 import app.kefu.core.SyncReport
 import app.kefu.core.SyncState
+import app.kefu.core.UploadProgress
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.flow.MutableStateFlow
@@ -39,7 +41,21 @@ class SyncModel(private val phone: Phone) {
     @Volatile
     var onSettled: ((SyncState) -> Unit)? = null
 
+    /** Called (from a library thread) when an upload finished or was refused. */
+    @Volatile
+    var onUploadSettled: ((UploadProgress) -> Unit)? = null
+
+    private val uploadsHeard = ArrayDeque<UploadProgress>()
+
     private val listener = object : SyncListener {
+        override fun onUpload(progress: UploadProgress) {
+            synchronized(uploadsHeard) {
+                uploadsHeard.addLast(progress)
+                while (uploadsHeard.size > 50) uploadsHeard.removeFirst()
+            }
+            if (progress.state != "uploading") onUploadSettled?.invoke(progress)
+        }
+
         override fun onStatus(state: SyncState) {
             val e = SyncEvent(seq.incrementAndGet(), state, System.currentTimeMillis())
             synchronized(recent) {
@@ -50,6 +66,9 @@ class SyncModel(private val phone: Phone) {
             if (settled(state)) onSettled?.invoke(state)
         }
     }
+
+    /** The last upload progress heard, oldest first. */
+    fun uploadHistory(): List<UploadProgress> = synchronized(uploadsHeard) { uploadsHeard.toList() }
 
     /** The last states heard, oldest first. */
     fun history(): List<SyncEvent> = synchronized(recent) { recent.toList() }
@@ -113,4 +132,6 @@ class SyncModel(private val phone: Phone) {
 
 fun reportText(r: SyncReport): String =
     "服务器清单 ${r.manifest} 条，交换 ${r.exchanged} 条，上传被接受 ${r.accepted} 条，被拒绝 ${r.rejected} 条，" +
-        "收到更新 ${r.received} 条，移除 ${r.removed} 条"
+        "收到更新 ${r.received} 条，移除 ${r.removed} 条" +
+        (if (r.uploaded + r.uploadFailed + r.uploadsPending > 0u) "；文件上传完成 ${r.uploaded} 个，被拒绝 ${r.uploadFailed} 个，等待 ${r.uploadsPending} 个" else "") +
+        (r.uploadError?.let { "（上传暂停：$it）" } ?: "")
