@@ -1,7 +1,7 @@
 //! Accepting changes: the only way a document on the server changes.
 //!
-//! Incoming automerge changes are applied to a copy of the stored document, never to the
-//! stored one. The copy is read as its record type, validated as a whole state, and checked
+//! Incoming automerge changes are applied in memory, never to the stored bytes. The new version
+//! is read once (JSON, then its record type), validated as a whole state, and checked
 //! against the state before (nothing recorded removed, no step undone: `validate_transition`)
 //! and against the sender's access (read-only users and reassignment by non-supervisors are
 //! refused). Only then are the new bytes, the provenance of every new change (authenticated
@@ -11,6 +11,7 @@
 //! when and why; it is never silently dropped.
 
 use kefu_model::automerge::{AutoCommit, Change, ChangeHash};
+use kefu_model::document::{forget_patches, json_of, kind_of_json, record_of_json};
 use kefu_model::enums::{DocKind, Role};
 use kefu_model::records::appearance::{AppearanceCheck, AppearanceTemplate};
 use kefu_model::records::attendance::AttendanceMonth;
@@ -19,7 +20,8 @@ use kefu_model::records::customer::CustomerFile;
 use kefu_model::records::roster::Roster;
 use kefu_model::records::{validate_transition, Record};
 use kefu_model::KefuDoc;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde_json::Value as Json;
 
 use crate::access::{access, may_create, Access, DocMeta};
 use crate::auth::Principal;
@@ -57,6 +59,66 @@ pub struct Stored {
     pub doc: AutoCommit,
     /// What access decisions need.
     pub meta: DocMeta,
+    /// The document's current version as JSON, when already read (the next acceptance
+    /// compares against it instead of reading the document again).
+    pub json: Option<Json>,
+}
+
+impl Stored {
+    /// A stored document not read yet.
+    pub fn new(doc: AutoCommit, meta: DocMeta) -> Stored {
+        Stored { doc, meta, json: None }
+    }
+
+    /// The current version as JSON, read once.
+    pub fn json(&mut self) -> &Json {
+        self.json.get_or_insert_with(|| json_of(&self.doc))
+    }
+
+    /// This document as the version before incoming changes.
+    pub fn before(&mut self) -> Before<'_> {
+        let heads = self.doc.get_heads();
+        let json = self.json.get_or_insert_with(|| json_of(&self.doc));
+        Before { heads, meta: &self.meta, json }
+    }
+}
+
+/// The stored version incoming changes are decided against: its heads, metadata and JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct BeforeRef<'a> {
+    /// Its heads.
+    pub heads: &'a [ChangeHash],
+    /// Its metadata.
+    pub meta: &'a DocMeta,
+    /// Its JSON.
+    pub json: &'a Json,
+}
+
+/// [`BeforeRef`] with its heads owned.
+#[derive(Debug)]
+pub struct Before<'a> {
+    /// Its heads.
+    pub heads: Vec<ChangeHash>,
+    /// Its metadata.
+    pub meta: &'a DocMeta,
+    /// Its JSON.
+    pub json: &'a Json,
+}
+
+impl Before<'_> {
+    /// Borrowed.
+    pub fn as_ref(&self) -> BeforeRef<'_> {
+        BeforeRef { heads: &self.heads, meta: self.meta, json: self.json }
+    }
+}
+
+/// What an accepted change leaves: the document's new metadata and its JSON (for the cache).
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// The new metadata.
+    pub meta: DocMeta,
+    /// The new version as JSON.
+    pub json: Json,
 }
 
 /// The stored metadata columns other than the kind.
@@ -98,27 +160,38 @@ pub fn load(conn: &Connection, doc_id: &str) -> Result<Option<Stored>, ServerErr
         .map_err(|e| ServerError::Internal(format!("stored document {doc_id} does not load: {e}")))?;
     let kind = kind.parse().map_err(|e| ServerError::Internal(format!("stored kind: {e}")))?;
     let MetaColumns { team, agent, field_staff, staff } = parts;
-    Ok(Some(Stored { doc, meta: DocMeta { kind, team, agent, field_staff, staff } }))
+    Ok(Some(Stored::new(doc, DocMeta { kind, team, agent, field_staff, staff })))
 }
 
+/// Writes a version's projection rows, from the record already read.
+type Projection = Box<dyn FnOnce(&Transaction<'_>, &str) -> Result<(), ServerError>>;
+
+/// The typed reading of a new version, validated (and checked against the version before).
 fn checked<R: Record>(
-    before: Option<&AutoCommit>,
-    after: &AutoCommit,
+    before: Option<&Json>,
+    after: &Json,
     meta: impl Fn(&R) -> DocMeta,
-) -> Result<DocMeta, String> {
-    let read = |d: &AutoCommit| KefuDoc::from_automerge(d.clone()).read::<R>().map_err(|e| e.to_string());
-    let new = read(after)?;
+) -> Result<(DocMeta, Projection), String> {
+    let new: R = record_of_json(after).map_err(|e| e.to_string())?;
     let result = match before {
-        Some(b) => validate_transition(&read(b)?, &new),
+        Some(b) => validate_transition(&record_of_json::<R>(b).map_err(|e| e.to_string())?, &new),
         None => new.problems().into_result(),
     };
     result.map_err(|p| p.to_string())?;
-    Ok(meta(&new))
+    let m = meta(&new);
+    // The projection rows come from the same reading: the document is read once per change.
+    let project = move |tx: &Transaction<'_>, doc_id: &str| {
+        kefu_store::project::project_record(tx, doc_id, &new)
+            .map(|_| ())
+            .map_err(|e| ServerError::Internal(format!("projecting {doc_id}: {e}")))
+    };
+    Ok((m, Box::new(project)))
 }
 
-/// Reads and validates `after` (and the step from `before`), returning its metadata.
-fn check(before: Option<&AutoCommit>, after: &AutoCommit) -> Result<DocMeta, String> {
-    let kind = KefuDoc::from_automerge(after.clone()).kind().map_err(|e| e.to_string())?;
+/// Reads and validates `after` (and the step from `before`), returning its metadata and how to
+/// write its projection rows.
+fn check(before: Option<&Json>, after: &Json) -> Result<(DocMeta, Projection), String> {
+    let kind = kind_of_json(after).map_err(|e| e.to_string())?;
     let simple =
         |team: &str| DocMeta { kind, team: team.to_string(), agent: None, field_staff: None, staff: None };
     match kind {
@@ -136,6 +209,23 @@ fn check(before: Option<&AutoCommit>, after: &AutoCommit) -> Result<DocMeta, Str
         DocKind::Roster => checked::<Roster>(before, after, |r| simple(&r.team)),
         DocKind::Campaign => checked::<Campaign>(before, after, |c| simple(&c.team)),
     }
+}
+
+/// Whether the new changes only build on the version before, one after the other (the usual
+/// phone edit): then they cannot make a value concurrent with another, so a document without
+/// conflicts stays without.
+fn linear_extension(before_heads: &[ChangeHash], new: &[Change]) -> bool {
+    let mut tip: Vec<ChangeHash> = before_heads.to_vec();
+    tip.sort();
+    for c in new {
+        let mut deps = c.deps().to_vec();
+        deps.sort();
+        if deps != tip {
+            return false;
+        }
+        tip = vec![c.hash()];
+    }
+    true
 }
 
 fn hex_heads(heads: &[ChangeHash]) -> String {
@@ -185,7 +275,9 @@ pub fn accept(
         Some(s) => s.doc.clone(),
         None => AutoCommit::new(),
     };
-    if let Err(e) = after.apply_changes(changes.clone()) {
+    let applied = after.apply_changes(changes.clone());
+    forget_patches(&mut after);
+    if let Err(e) = applied {
         if let Some(s) = &stored {
             if access(p, &s.meta) != Access::Write {
                 return Ok(if access(p, &s.meta) == Access::Read {
@@ -197,28 +289,36 @@ pub fn accept(
         }
         return quarantine(conn, p, doc_id, &changes, &format!("the changes do not apply: {e}"), now);
     }
-    Ok(accept_merged(conn, p, doc_id, stored.as_mut(), &mut after, now)?.0)
+    let before = stored.as_mut().map(Stored::before);
+    Ok(accept_merged(conn, p, doc_id, before.as_ref().map(Before::as_ref), &mut after, None, now)?.0)
 }
 
-/// Decides on `after`, which is `before` (the stored document, `None` for a new one) with the
-/// sender's changes merged into a copy. On acceptance returns the new metadata; the caller
-/// may then keep `after` as the stored document.
+/// Decides on `after`, which is `before` (the stored version, `None` for a new document) with
+/// the sender's changes merged. On acceptance returns the new metadata and JSON; the caller
+/// then keeps `after` as the stored document. On anything else `after` must be dropped (the
+/// stored bytes are untouched).
+///
+/// `after` is read once (one hydrate to JSON); validation, the projection rows and the
+/// attachment references all come from that reading, and the version before is compared as
+/// the JSON the cache kept of it. `new`: the changes `after` has beyond `before`, when the
+/// caller knows them (the sync path has them from the message); else they are computed.
 pub fn accept_merged(
     conn: &Connection,
     p: &Principal,
     doc_id: &str,
-    mut before: Option<&mut Stored>,
+    before: Option<BeforeRef<'_>>,
     after: &mut AutoCommit,
+    new: Option<Vec<Change>>,
     now: i64,
-) -> Result<(Outcome, Option<DocMeta>), ServerError> {
+) -> Result<(Outcome, Option<Accepted>), ServerError> {
     if let Some(s) = &before {
-        match access(p, &s.meta) {
+        match access(p, s.meta) {
             Access::None => return Ok((Outcome::Unavailable, None)),
             Access::Read => return Ok((Outcome::ReadOnly, None)),
             Access::Write => {}
         }
     }
-    let before_heads = before.as_mut().map(|s| s.doc.get_heads()).unwrap_or_default();
+    let before_heads: Vec<ChangeHash> = before.map(|s| s.heads.to_vec()).unwrap_or_default();
     let after_heads = after.get_heads();
     if after_heads == before_heads {
         return Ok((Outcome::NothingNew, None));
@@ -228,14 +328,17 @@ pub fn accept_merged(
         // sync protocol asks for the missing ones. Nothing to store yet.
         return Ok((Outcome::NothingNew, None));
     }
-    let new: Vec<Change> = after.get_changes(&before_heads);
+    let new: Vec<Change> = match new {
+        Some(n) => n,
+        None => after.get_changes(&before_heads),
+    };
     let refuse = |reason: &str| quarantine(conn, p, doc_id, &new, reason, now).map(|o| (o, None));
-    let before_doc = before.as_ref().map(|s| &s.doc);
-    let meta = match check(before_doc, after) {
+    let after_json = json_of(after);
+    let (meta, projection) = match check(before.map(|s| s.json), &after_json) {
         Ok(m) => m,
         Err(reason) => return refuse(&reason),
     };
-    match before.as_ref().map(|s| &s.meta) {
+    match before.map(|s| s.meta) {
         None if !may_create(p, &meta) => {
             return refuse(&format!("a {} may not create this {}", p.role, meta.kind));
         }
@@ -251,13 +354,14 @@ pub fn accept_merged(
         _ => {}
     }
     let tx = conn.unchecked_transaction()?;
-    let existing: Option<(i64, i64, i64)> = tx
+    let existing: Option<(i64, i64, i64, i64)> = tx
         .query_row(
-            "SELECT chunk_count, chunk_bytes, length(snapshot) FROM documents WHERE doc_id = ?1",
+            "SELECT chunk_count, chunk_bytes, length(snapshot), conflicts FROM documents WHERE doc_id = ?1",
             [doc_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
+    let conflicts_before = existing.map(|e| e.3);
     let heads = hex_heads(&after_heads);
     match existing {
         None => {
@@ -267,7 +371,7 @@ pub fn accept_merged(
                 params![doc_id, meta.kind.as_str(), meta.team, meta.agent, meta.field_staff, meta.staff, after.save(), heads, now],
             )?;
         }
-        Some((count, bytes, snap)) => {
+        Some((count, bytes, snap, _)) => {
             let chunk = after.save_after(&before_heads);
             if count + 1 > COMPACT_AFTER_CHUNKS || bytes + chunk.len() as i64 > snap {
                 tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [doc_id])?;
@@ -301,16 +405,24 @@ pub fn accept_merged(
         hashes.push(hash);
     }
     // The supervisor's tables change in the same transaction as the bytes they describe.
-    let mut projected = KefuDoc::from_automerge(after.clone());
-    kefu_store::project::project(&tx, doc_id, &projected)
-        .map_err(|e| ServerError::Internal(format!("projecting {doc_id}: {e}")))?;
-    tx.execute(
-        "UPDATE documents SET conflicts = ?2 WHERE doc_id = ?1",
-        params![doc_id, projected.conflicts().len() as i64],
-    )?;
-    crate::attachments::index_refs(&tx, doc_id, &projected.json_fast())?;
+    projection(&tx, doc_id)?;
+    // Counting conflicts walks every value; a linear edit of a document without any cannot
+    // make one, so only other merges pay for the walk.
+    let conflicts = match conflicts_before {
+        Some(0) | None if linear_extension(&before_heads, &new) => 0,
+        _ => {
+            let mut d = KefuDoc::from_automerge(std::mem::take(after));
+            let n = d.conflicts().len() as i64;
+            *after = d.into_automerge();
+            n
+        }
+    };
+    if conflicts_before != Some(conflicts) {
+        tx.execute("UPDATE documents SET conflicts = ?2 WHERE doc_id = ?1", params![doc_id, conflicts])?;
+    }
+    crate::attachments::index_refs(&tx, doc_id, &after_json)?;
     tx.commit()?;
-    Ok((Outcome::Accepted { new: hashes }, Some(meta)))
+    Ok((Outcome::Accepted { new: hashes }, Some(Accepted { meta, json: after_json })))
 }
 
 #[cfg(test)]

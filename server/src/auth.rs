@@ -1,7 +1,7 @@
 //! Accounts, devices and tokens. Passwords are hashed with argon2id; tokens are 32 random bytes
 //! shown once to the client and stored only as their SHA-256.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use kefu_model::enums::Role;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -121,17 +121,69 @@ pub fn find_login(
         .optional()?)
 }
 
-/// Checks a password against a stored hash (slow on purpose: call off the async threads).
+/// The memory argon2 works in (19 MiB with the default parameters), allocated once and
+/// reused by every sign-in, one at a time. Letting each verification allocate its own made a
+/// burst of sign-ins cost one such block per blocking thread, kept by the allocator long
+/// after (docs/performance.md); one at a time is also what two cores can do anyway.
+static ARGON2_MEMORY: std::sync::Mutex<Vec<argon2::Block>> = std::sync::Mutex::new(Vec::new());
+
+/// argon2 into `out` in the shared memory.
+fn argon2_shared(
+    algorithm: argon2::Algorithm,
+    version: argon2::Version,
+    params: argon2::Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let blocks = params.block_count();
+    let mut memory = ARGON2_MEMORY.lock().unwrap_or_else(|p| p.into_inner());
+    if memory.len() < blocks {
+        memory.resize(blocks, argon2::Block::default());
+    }
+    Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password,
+        salt,
+        out,
+        &mut memory[..blocks],
+    )
+}
+
+/// Checks a password against a stored hash (slow on purpose: call off the async threads). The
+/// parameters come from the stored hash, so hashes made with other parameters still verify.
 pub fn password_matches(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    use argon2::password_hash::Output;
+    let Ok(h) = PasswordHash::new(hash) else { return false };
+    let (Ok(algorithm), Ok(params)) =
+        (argon2::Algorithm::try_from(h.algorithm), argon2::Params::try_from(&h))
+    else {
+        return false;
+    };
+    let Ok(version) = h.version.map(argon2::Version::try_from).transpose() else { return false };
+    let (Some(salt), Some(expected)) = (h.salt, h.hash) else { return false };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
+    let mut out = vec![0u8; expected.len()];
+    if argon2_shared(algorithm, version.unwrap_or_default(), params, password.as_bytes(), salt, &mut out)
+        .is_err()
+    {
+        return false;
+    }
+    // Output's equality is constant-time.
+    Output::new(&out).is_ok_and(|o| o == expected)
 }
 
 /// A dummy verification so that an unknown username costs as much time as a wrong password.
 pub fn burn_time(password: &str) {
-    let salt = SaltString::encode_b64(&[7u8; 16]);
-    if let Ok(salt) = salt {
-        let _ = Argon2::default().hash_password(password.as_bytes(), &salt);
-    }
+    let mut out = [0u8; 32];
+    let _ = argon2_shared(
+        argon2::Algorithm::default(),
+        argon2::Version::default(),
+        argon2::Params::default(),
+        password.as_bytes(),
+        &[7u8; 16],
+        &mut out,
+    );
 }
 
 /// Registers a device for the user and issues its token.
@@ -201,4 +253,33 @@ pub fn principal(conn: &Connection, token: &str) -> Result<Option<Principal>, Se
     Ok(row.and_then(|(user_id, device_id, role, team)| {
         role.parse().ok().map(|role| Principal { user_id, device_id, role, team })
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phc(password: &str, params: argon2::Params) -> String {
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap_or_else(|e| panic!("{e}"));
+        Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password(password.as_bytes(), &salt)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .to_string()
+    }
+
+    #[test]
+    fn passwords_verify_in_the_shared_memory_whatever_parameters_made_them() {
+        let default = phc("correct horse", argon2::Params::default());
+        assert!(password_matches(&default, "correct horse"));
+        assert!(!password_matches(&default, "correct horse "));
+        // A hash made with other (smaller) parameters, then the default again: the shared
+        // memory is sized per hash.
+        let small =
+            phc("battery staple", argon2::Params::new(1024, 1, 1, None).unwrap_or_else(|e| panic!("{e}")));
+        assert!(password_matches(&small, "battery staple"));
+        assert!(!password_matches(&small, "correct horse"));
+        assert!(password_matches(&default, "correct horse"));
+        assert!(!password_matches("not a hash", "x"));
+        assert!(!password_matches("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$", "x"));
+    }
 }

@@ -99,8 +99,17 @@ pub fn store(
     before: Option<&mut Stored>,
     after: &mut AutoCommit,
 ) -> Result<String, ServerError> {
-    match accept::accept_merged(conn, p, doc_id, before, after, now_ms())? {
-        (Outcome::Accepted { .. }, Some(meta)) => Ok(meta.team),
+    let before = before.map(Stored::before);
+    match accept::accept_merged(
+        conn,
+        p,
+        doc_id,
+        before.as_ref().map(accept::Before::as_ref),
+        after,
+        None,
+        now_ms(),
+    )? {
+        (Outcome::Accepted { .. }, Some(acc)) => Ok(acc.meta.team),
         (Outcome::Rejected { reason, .. }, _) => Err(ServerError::BadRequest(reason)),
         (Outcome::ReadOnly, _) => {
             Err(ServerError::Forbidden("you may read but not change this record".into()))

@@ -12,6 +12,10 @@ use kefu_server::db::Db;
 use kefu_server::{app, AppState, ServerError};
 use kefu_server::{backup, demo};
 
+/// jemalloc instead of glibc's allocator (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "kefu-server", version, about = "Kefu 客服 sync server")]
 struct Cli {
@@ -192,6 +196,9 @@ fn run_demo(listen: SocketAddr, data: PathBuf) -> Result<(), ServerError> {
     })
 }
 
+/// Threads for blocking work.
+const BLOCKING_THREADS: usize = 8;
+
 /// Serves until SIGTERM or Ctrl-C; `after_listening` runs once the address is printed.
 fn serve(
     listen: SocketAddr,
@@ -199,7 +206,14 @@ fn serve(
     after_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
     let db = Db::open(&data)?;
-    let rt = tokio::runtime::Runtime::new().map_err(|e| ServerError::Internal(e.to_string()))?;
+    // Blocking work (SQLite, argon2, thumbnails) is serialised by the one database connection
+    // and the one argon2 memory, so more threads than this only add allocator arenas, which
+    // kept freed memory per thread and made the RSS a multiple of the live heap.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await

@@ -20,7 +20,7 @@
 //!
 //! Accepted changes are pushed to every other connection following the document.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,8 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use kefu_model::automerge::sync::{self, SyncDoc};
-use kefu_model::automerge::AutoCommit;
+use kefu_model::automerge::{AutoCommit, Change};
+use kefu_model::document::{forget_patches, json_of};
 use kefu_model::ids::DocumentId;
 use kefu_protocol::{Message, Notice, PeerMetadata, PROTOCOL_VERSION};
 use rusqlite::{Connection, OptionalExtension};
@@ -61,6 +62,8 @@ pub struct Limits {
     pub ping_interval: Duration,
     /// A connection silent for this long is closed.
     pub idle_timeout: Duration,
+    /// Documents kept in memory (least recently used evicted; the rest load from SQLite).
+    pub doc_cache: usize,
 }
 
 impl Default for Limits {
@@ -72,6 +75,7 @@ impl Default for Limits {
             message_burst: 5_000,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(90),
+            doc_cache: 2_000,
         }
     }
 }
@@ -82,6 +86,8 @@ impl Default for Limits {
 #[derive(Debug)]
 pub struct DocCache {
     map: HashMap<String, (Stored, String, u64)>,
+    /// Last use → document, oldest first.
+    order: BTreeMap<u64, String>,
     tick: u64,
     capacity: usize,
 }
@@ -89,7 +95,7 @@ pub struct DocCache {
 impl DocCache {
     /// A cache of at most `capacity` documents.
     pub fn new(capacity: usize) -> DocCache {
-        DocCache { map: HashMap::new(), tick: 0, capacity: capacity.max(1) }
+        DocCache { map: HashMap::new(), order: BTreeMap::new(), tick: 0, capacity: capacity.max(1) }
     }
 
     /// The stored document, from memory when current, otherwise loaded.
@@ -99,35 +105,44 @@ impl DocCache {
             .query_row([id], |r| r.get(0))
             .optional()?;
         let Some(heads) = heads else {
-            self.map.remove(id);
+            self.remove(id);
             return Ok(None);
         };
-        self.tick += 1;
         let fresh = self.map.get(id).is_some_and(|(_, h, _)| *h == heads);
         if !fresh {
             let Some(stored) = accept::load(conn, id)? else { return Ok(None) };
             self.insert(id, stored, heads);
         }
+        self.tick += 1;
         let tick = self.tick;
-        Ok(self.map.get_mut(id).map(|(s, _, t)| {
-            *t = tick;
-            s
-        }))
+        let Some((s, _, t)) = self.map.get_mut(id) else { return Ok(None) };
+        self.order.remove(t);
+        *t = tick;
+        self.order.insert(tick, id.to_string());
+        Ok(Some(s))
+    }
+
+    /// Drops the cached copy (the next reader loads the stored bytes).
+    pub fn remove(&mut self, id: &str) {
+        if let Some((_, _, t)) = self.map.remove(id) {
+            self.order.remove(&t);
+        }
     }
 
     /// Replaces the cached copy after an accepted change.
     pub fn put(&mut self, id: &str, mut stored: Stored) {
         let heads = stored.doc.get_heads().iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",");
-        self.tick += 1;
         self.insert(id, stored, heads);
     }
 
     fn insert(&mut self, id: &str, stored: Stored, heads: String) {
-        if self.map.len() >= self.capacity && !self.map.contains_key(id) {
-            if let Some(oldest) = self.map.iter().min_by_key(|(_, (_, _, t))| *t).map(|(k, _)| k.clone()) {
-                self.map.remove(&oldest);
-            }
+        self.remove(id);
+        while self.map.len() >= self.capacity {
+            let Some((_, oldest)) = self.order.pop_first() else { break };
+            self.map.remove(&oldest);
         }
+        self.tick += 1;
+        self.order.insert(self.tick, id.to_string());
         self.map.insert(id.to_string(), (stored, heads, self.tick));
     }
 }
@@ -158,7 +173,7 @@ impl SyncShared {
         let _ = getrandom::fill(&mut b);
         SyncShared {
             hub: Hub::default(),
-            cache: Mutex::new(DocCache::new(2_000)),
+            cache: Mutex::new(DocCache::new(limits.doc_cache)),
             metrics: Metrics::default(),
             limits,
             peer_id: format!("kefu-server-{storage_id}"),
@@ -589,7 +604,9 @@ fn handle_doc(
         let ds = c.docs.entry(doc_id.clone()).or_insert_with(DocSync::new);
         let fork = ds.pending.get_or_insert_with(AutoCommit::new);
         let saved = ds.state.clone();
-        if let Err(e) = fork.sync().receive_sync_message(&mut ds.state, msg) {
+        let received = fork.sync().receive_sync_message(&mut ds.state, msg);
+        forget_patches(fork);
+        if let Err(e) = received {
             step.close = Some(format!("changes for {doc_id} do not load: {e}"));
             return Ok(step);
         }
@@ -622,14 +639,15 @@ fn handle_doc(
         if complete {
             let mut after = ds.pending.take().unwrap_or_default();
             let new: Vec<String> = after.get_changes(&[]).iter().map(|ch| ch.hash().to_string()).collect();
-            let (outcome, meta) = accept::accept_merged(conn, &principal, &doc_id, None, &mut after, now)?;
+            let (outcome, meta) =
+                accept::accept_merged(conn, &principal, &doc_id, None, &mut after, None, now)?;
             match (outcome, meta) {
-                (Outcome::Accepted { new }, Some(meta)) => {
+                (Outcome::Accepted { new }, Some(acc)) => {
                     metrics
                         .changes_accepted
                         .fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    let team = meta.team.clone();
-                    cache.put(&doc_id, Stored { doc: after, meta });
+                    let team = acc.meta.team.clone();
+                    cache.put(&doc_id, Stored { doc: after, meta: acc.meta, json: Some(acc.json) });
                     st.sync.hub.subscribe(c.id, &doc_id);
                     // Only channel sends: safe while holding the database.
                     st.sync.hub.notify(&doc_id, Some(&team), c.id, &Control::DocChanged(doc_id.clone()));
@@ -686,7 +704,9 @@ fn handle_doc(
     let mut changed: Option<String> = None;
     if ds.state.read_only || (!has_changes && ds.partial.is_none()) {
         // Nothing to apply (or the peer may not write here): read-only states ignore changes.
-        if let Err(e) = stored.doc.sync().receive_sync_message(&mut ds.state, msg) {
+        let received = stored.doc.sync().receive_sync_message(&mut ds.state, msg);
+        forget_patches(&mut stored.doc);
+        if let Err(e) = received {
             step.close = Some(format!("sync message for {doc_id} does not apply: {e}"));
             return Ok(step);
         }
@@ -714,25 +734,46 @@ fn handle_doc(
         }
     } else {
         let saved = ds.state.clone();
-        let before = stored.doc.get_heads();
-        let mut fork = match ds.partial.take() {
+        // The message's changes, when they are plain change chunks (a whole-document chunk is
+        // left to `get_changes` below).
+        let incoming: Option<Vec<Change>> =
+            msg.changes.iter().map(|b| Change::from_bytes(b.to_vec()).ok()).collect();
+        // The version before, as acceptance compares against it.
+        let before_heads = stored.doc.get_heads();
+        let before_meta = stored.meta.clone();
+        let before_json = stored.json.take().unwrap_or_else(|| json_of(&stored.doc));
+        // The changes are applied to the cached document itself, not to a copy of it: copying
+        // a whole document per incoming message was a large part of the server's cost. When
+        // they are not accepted, the cached copy is dropped and the next reader loads the
+        // stored bytes, which only an acceptance changes.
+        let (mut fork, in_place) = match ds.partial.take() {
             Some(mut p) => {
                 // Bring in what other peers added meanwhile.
-                if !before.iter().all(|h| p.get_change_by_hash(h).is_some()) {
+                if !before_heads.iter().all(|h| p.get_change_by_hash(h).is_some()) {
                     if let Err(e) = p.merge(&mut stored.doc.clone()) {
                         return Err(ServerError::Internal(format!("merging {doc_id}: {e}")));
                     }
+                    forget_patches(&mut p);
                 }
-                p
+                stored.json = Some(before_json.clone());
+                (p, false)
             }
-            None => stored.doc.clone(),
+            None => (std::mem::take(&mut stored.doc), true),
         };
-        if let Err(e) = fork.sync().receive_sync_message(&mut ds.state, msg) {
+        let received = fork.sync().receive_sync_message(&mut ds.state, msg);
+        forget_patches(&mut fork);
+        if let Err(e) = received {
+            if in_place {
+                cache.remove(&doc_id);
+            }
             step.close = Some(format!("changes for {doc_id} do not load: {e}"));
             return Ok(step);
         }
         if !fork.get_missing_deps(&[]).is_empty() {
             // Wait for the missing dependencies (the reply below asks for them).
+            if in_place {
+                cache.remove(&doc_id);
+            }
             ds.partial = Some(fork);
             if let Some(m) = ds.partial.as_mut().and_then(|p| p.sync().generate_sync_message(&mut ds.state)) {
                 step.send.push(sync_message(st, c, &doc_id, m));
@@ -740,30 +781,60 @@ fn handle_doc(
             st.sync.hub.subscribe(c.id, &doc_id);
             return Ok(step);
         }
-        let new: Vec<String> = fork.get_changes(&before).iter().map(|ch| ch.hash().to_string()).collect();
-        let (outcome, meta) = accept::accept_merged(conn, &principal, &doc_id, Some(stored), &mut fork, now)?;
-        let ds =
-            c.docs.get_mut(&doc_id).ok_or_else(|| ServerError::Internal("sync state vanished".into()))?;
+        let before = accept::BeforeRef { heads: &before_heads, meta: &before_meta, json: &before_json };
+        // The message's changes are the new ones (a change the server already had is stored
+        // once all the same); after a wait for dependencies they are computed.
+        let known = if in_place { incoming } else { None };
+        let new: Vec<String> = match &known {
+            Some(k) => k.iter().map(|ch| ch.hash().to_string()).collect(),
+            None => fork.get_changes(&before_heads).iter().map(|ch| ch.hash().to_string()).collect(),
+        };
+        let decided = accept::accept_merged(conn, &principal, &doc_id, Some(before), &mut fork, known, now);
+        let (outcome, meta) = match decided {
+            Ok(d) => d,
+            Err(e) => {
+                if in_place {
+                    cache.remove(&doc_id);
+                }
+                return Err(e);
+            }
+        };
+        let Some(ds) = c.docs.get_mut(&doc_id) else {
+            cache.remove(&doc_id);
+            return Err(ServerError::Internal("sync state vanished".into()));
+        };
         match (outcome, meta) {
-            (Outcome::Accepted { new }, Some(meta)) => {
+            (Outcome::Accepted { new }, Some(acc)) => {
                 metrics.changes_accepted.fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                changed = Some(meta.team.clone());
-                cache.put(&doc_id, Stored { doc: fork, meta });
+                changed = Some(acc.meta.team.clone());
+                cache.put(&doc_id, Stored { doc: fork, meta: acc.meta, json: Some(acc.json) });
             }
-            (Outcome::Rejected { reason, .. }, _) => {
-                metrics.changes_rejected.fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                ds.state = saved;
-                ds.state.set_read_only(true);
-                ds.told = true;
-                let n = Notice { kefu: "rejected".into(), reason, hashes: new };
-                let m = notice(st, c, &doc_id, &n);
-                step.send.push(m);
+            (Outcome::NothingNew, _) if in_place && fork.get_heads() == before_heads => {
+                cache.put(&doc_id, Stored { doc: fork, meta: before_meta, json: Some(before_json) });
             }
-            (Outcome::ReadOnly | Outcome::Unavailable, _) => {
-                ds.state = saved;
-                ds.state.set_read_only(true);
+            (outcome, _) => {
+                if in_place {
+                    cache.remove(&doc_id);
+                }
+                match outcome {
+                    Outcome::Rejected { reason, .. } => {
+                        metrics
+                            .changes_rejected
+                            .fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                        ds.state = saved;
+                        ds.state.set_read_only(true);
+                        ds.told = true;
+                        let n = Notice { kefu: "rejected".into(), reason, hashes: new };
+                        let m = notice(st, c, &doc_id, &n);
+                        step.send.push(m);
+                    }
+                    Outcome::ReadOnly | Outcome::Unavailable => {
+                        ds.state = saved;
+                        ds.state.set_read_only(true);
+                    }
+                    _ => {}
+                }
             }
-            _ => {}
         }
     }
     st.sync.hub.subscribe(c.id, &doc_id);
@@ -860,8 +931,8 @@ pub fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, ServerE
 
 impl Limits {
     /// The defaults, overridden by `KEFU_MAX_MESSAGE_BYTES`, `KEFU_MAX_DOCUMENT_BYTES`,
-    /// `KEFU_MESSAGES_PER_SECOND`, `KEFU_MESSAGE_BURST`, `KEFU_PING_SECONDS` and
-    /// `KEFU_IDLE_SECONDS` when set.
+    /// `KEFU_MESSAGES_PER_SECOND`, `KEFU_MESSAGE_BURST`, `KEFU_PING_SECONDS`,
+    /// `KEFU_IDLE_SECONDS` and `KEFU_DOC_CACHE` when set.
     pub fn from_env() -> Result<Limits, ServerError> {
         let mut l = Limits::default();
         if let Some(v) = env_number("KEFU_MAX_MESSAGE_BYTES")? {
@@ -881,6 +952,9 @@ impl Limits {
         }
         if let Some(v) = env_number::<u64>("KEFU_IDLE_SECONDS")? {
             l.idle_timeout = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = env_number::<usize>("KEFU_DOC_CACHE")? {
+            l.doc_cache = v.max(1);
         }
         Ok(l)
     }

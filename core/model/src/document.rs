@@ -420,10 +420,12 @@ impl KefuDoc {
 
     /// The document as JSON in one pass (text objects as strings).
     pub fn json_fast(&self) -> Json {
-        match self.doc.hydrate(&ROOT, None) {
-            Ok(v) => hydrated_json(&v),
-            Err(_) => Json::Null,
-        }
+        json_of(&self.doc)
+    }
+
+    /// The automerge document, taken out.
+    pub fn into_automerge(self) -> AutoCommit {
+        self.doc
     }
 
     /// Applies `edit` to the current record, validates the result and commits it as one change.
@@ -479,7 +481,9 @@ impl KefuDoc {
 
     /// Merges another replica of the same document.
     pub fn merge(&mut self, other: &mut KefuDoc) -> Result<Vec<ChangeHash>, DocError> {
-        Ok(self.doc.merge(&mut other.doc)?)
+        let heads = self.doc.merge(&mut other.doc)?;
+        forget_patches(&mut self.doc);
+        Ok(heads)
     }
 
     /// The record as it was at `heads`.
@@ -677,6 +681,46 @@ impl KefuDoc {
 }
 
 /// Deserializes a record from JSON, naming the path of whatever does not fit.
+/// Drops what automerge logged while applying changes. automerge 0.12's batch apply (sync
+/// receive, `apply_changes`, `merge`, `load_incremental`) records patch events even in an
+/// inactive patch log, so a document kept in memory grew by every change it ever received, and
+/// every clone copied that log (docs/performance.md). Call after each of those.
+pub fn forget_patches(doc: &mut AutoCommit) {
+    doc.reset_diff_cursor();
+}
+
+/// The document as JSON in one pass (text objects as strings), without taking ownership: the
+/// server reads each incoming version once this way and derives everything from it.
+pub fn json_of(doc: &AutoCommit) -> Json {
+    match doc.hydrate(&ROOT, None) {
+        Ok(v) => hydrated_json(&v),
+        Err(_) => Json::Null,
+    }
+}
+
+/// The kind named at the root of a document's JSON (see [`json_of`]).
+pub fn kind_of_json(json: &Json) -> Result<DocKind, DocError> {
+    match json.get("kind") {
+        Some(Json::String(k)) => {
+            k.parse().map_err(|e: crate::enums::UnknownValue| DocError::Unreadable(e.to_string()))
+        }
+        Some(other) => Err(DocError::Unreadable(format!("kind is {other}, not a string"))),
+        None => Err(DocError::Unreadable("the document has no kind".into())),
+    }
+}
+
+/// Reads a record from a document's JSON (see [`json_of`]) without consuming it.
+pub fn record_of_json<R: Record>(json: &Json) -> Result<R, DocError> {
+    let kind = kind_of_json(json)?;
+    if kind != R::KIND {
+        return Err(DocError::WrongKind { expected: R::KIND, found: kind.to_string() });
+    }
+    serde_path_to_error::deserialize(json).map_err(|e| {
+        let path = e.path().to_string();
+        DocError::Unreadable(format!("{path}: {}", e.into_inner()))
+    })
+}
+
 fn read_json<R: Record>(json: Json) -> Result<R, DocError> {
     serde_path_to_error::deserialize(json).map_err(|e| {
         let path = e.path().to_string();

@@ -605,7 +605,9 @@ impl Client {
             Err(e) => return Err(e),
         };
         let before = doc.heads();
-        if let Err(e) = doc.automerge().load_incremental(bytes) {
+        let loaded = doc.automerge().load_incremental(bytes);
+        kefu_model::document::forget_patches(doc.automerge());
+        if let Err(e) = loaded {
             // The copy in memory may hold part of the bad bytes: drop it, the disk is intact.
             drop(doc);
             return Err(StoreError::Document(e.to_string()));

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use kefu_model::automerge::sync::{self, SyncDoc};
 use kefu_model::automerge::{AutoCommit, ChangeHash};
+use kefu_model::document::forget_patches;
 use kefu_model::KefuDoc;
 use rusqlite::{params, OptionalExtension};
 
@@ -143,7 +144,9 @@ impl Client {
             let actor = self.actor.clone();
             let mut fresh =
                 self.incoming.remove(id).unwrap_or_else(|| AutoCommit::new().with_actor(actor.clone()));
-            if let Err(e) = fresh.sync().receive_sync_message(&mut state, m) {
+            let received = fresh.sync().receive_sync_message(&mut state, m);
+            forget_patches(&mut fresh);
+            if let Err(e) = received {
                 self.sync_states.insert((id.to_string(), peer.to_string()), state);
                 return Err(StoreError::Document(format!("changes for {id} do not load: {e}")));
             }
@@ -159,6 +162,7 @@ impl Client {
         };
         let before = doc.heads();
         let received = doc.automerge().sync().receive_sync_message(&mut state, m);
+        forget_patches(doc.automerge());
         if let Err(e) = received {
             // The copy in memory may hold part of the bad changes: drop it, the disk is intact.
             drop(doc);
@@ -330,6 +334,7 @@ impl Client {
         fresh
             .apply_changes(keep)
             .map_err(|e| StoreError::Document(format!("rebuilding {id} without refused changes: {e}")))?;
+        forget_patches(&mut fresh);
         let mut rebuilt = KefuDoc::from_automerge(fresh);
         let now = self.now();
         {
