@@ -144,6 +144,76 @@ pub struct Report {
 /// The store, shared between the app and the sync thread.
 pub type SharedStore = Arc<Mutex<Client>>;
 
+/// What this process's sync clients have moved so far (for a data-usage screen, and the
+/// benchmarks): WebSocket message payloads (automerge-repo protocol messages, without
+/// WebSocket framing) and the HTTP requests of sign-in and manifest. Attachments are not
+/// counted here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WireTotals {
+    /// Payload bytes of WebSocket messages sent.
+    pub ws_bytes_sent: u64,
+    /// Payload bytes of WebSocket messages received.
+    pub ws_bytes_received: u64,
+    /// WebSocket messages sent.
+    pub ws_messages_sent: u64,
+    /// WebSocket messages received.
+    pub ws_messages_received: u64,
+    /// HTTP requests made (sign-in, manifest).
+    pub http_requests: u64,
+}
+
+mod wire {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    static WS_SENT: AtomicU64 = AtomicU64::new(0);
+    static WS_RECEIVED: AtomicU64 = AtomicU64::new(0);
+    static WS_MSGS_SENT: AtomicU64 = AtomicU64::new(0);
+    static WS_MSGS_RECEIVED: AtomicU64 = AtomicU64::new(0);
+    static HTTP: AtomicU64 = AtomicU64::new(0);
+
+    pub(crate) fn sent(bytes: usize) {
+        WS_SENT.fetch_add(bytes as u64, Relaxed);
+        WS_MSGS_SENT.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn received(bytes: usize) {
+        WS_RECEIVED.fetch_add(bytes as u64, Relaxed);
+        WS_MSGS_RECEIVED.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn http() {
+        HTTP.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn totals() -> super::WireTotals {
+        super::WireTotals {
+            ws_bytes_sent: WS_SENT.load(Relaxed),
+            ws_bytes_received: WS_RECEIVED.load(Relaxed),
+            ws_messages_sent: WS_MSGS_SENT.load(Relaxed),
+            ws_messages_received: WS_MSGS_RECEIVED.load(Relaxed),
+            http_requests: HTTP.load(Relaxed),
+        }
+    }
+}
+
+/// The totals since the process started (see [`WireTotals`]).
+pub fn wire_totals() -> WireTotals {
+    wire::totals()
+}
+
+/// Encodes a protocol message for the socket, counting it.
+fn frame(m: &Message) -> WsMessage {
+    let bytes = kefu_protocol::encode(m);
+    wire::sent(bytes.len());
+    WsMessage::Binary(bytes.into())
+}
+
+/// Decodes a received binary frame, counting it.
+fn unframe(b: &[u8]) -> Result<Message, SyncError> {
+    wire::received(b.len());
+    kefu_protocol::decode(b).map_err(|e| SyncError::Server(format!("bad message: {e}")))
+}
+
 fn agent() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(10))
@@ -188,6 +258,7 @@ pub fn login(
         #[serde(default)]
         display_name: String,
     }
+    wire::http();
     let r: Reply = agent()
         .post(&format!("{}/api/v1/login", base(server)))
         .send_json(
@@ -245,6 +316,7 @@ pub struct ManifestEntry {
 
 /// Fetches the manifest (blocking).
 pub fn fetch_manifest(session: &Session) -> Result<Vec<ManifestEntry>, SyncError> {
+    wire::http();
     agent()
         .get(&format!("{}/api/v1/manifest", session.server))
         .set("Authorization", &format!("Bearer {}", session.token))
@@ -363,9 +435,7 @@ async fn connect(session: &Session, me: &str, storage_id: &str) -> Result<(Ws, S
         supported_protocol_versions: vec![PROTOCOL_VERSION.into()],
         metadata: Some(PeerMetadata { storage_id: Some(storage_id.to_string()), is_ephemeral: false }),
     };
-    ws.send(WsMessage::Binary(kefu_protocol::encode(&join).into()))
-        .await
-        .map_err(|e| SyncError::Network(e.to_string()))?;
+    ws.send(frame(&join)).await.map_err(|e| SyncError::Network(e.to_string()))?;
     loop {
         match next(&mut ws).await? {
             Message::Peer { sender_id, .. } => return Ok((ws, sender_id)),
@@ -383,9 +453,7 @@ async fn next(ws: &mut Ws) -> Result<Message, SyncError> {
         match frame {
             None => return Err(SyncError::Network("the server closed the connection".into())),
             Some(Err(e)) => return Err(SyncError::Network(e.to_string())),
-            Some(Ok(WsMessage::Binary(b))) => {
-                return kefu_protocol::decode(&b).map_err(|e| SyncError::Server(format!("bad message: {e}")))
-            }
+            Some(Ok(WsMessage::Binary(b))) => return unframe(&b),
             Some(Ok(WsMessage::Close(_))) => {
                 return Err(SyncError::Network("the server closed the connection".into()))
             }
@@ -396,10 +464,7 @@ async fn next(ws: &mut Ws) -> Result<Message, SyncError> {
 
 impl Engine {
     async fn send(&mut self, m: &Message) -> Result<(), SyncError> {
-        self.ws
-            .send(WsMessage::Binary(kefu_protocol::encode(m).into()))
-            .await
-            .map_err(|e| SyncError::Network(e.to_string()))
+        self.ws.send(frame(m)).await.map_err(|e| SyncError::Network(e.to_string()))
     }
 
     fn status(&self) {
@@ -854,7 +919,7 @@ async fn connected(
                         None => return Err(SyncError::Network("the server closed the connection".into())),
                         Some(Err(err)) => return Err(SyncError::Network(err.to_string())),
                         Some(Ok(WsMessage::Binary(b))) => {
-                            let m = kefu_protocol::decode(&b).map_err(|err| SyncError::Server(format!("bad message: {err}")))?;
+                            let m = unframe(&b)?;
                             e.handle(m).await?;
                         }
                         Some(Ok(WsMessage::Close(_))) => return Err(SyncError::Network("the server closed the connection".into())),
