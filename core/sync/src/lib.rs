@@ -802,10 +802,25 @@ async fn wait(rx: &mut mpsc::UnboundedReceiver<Command>, d: Duration, kick: &Kic
     match tokio::time::timeout(d, rx.recv()).await {
         Ok(Some(Command::Stop) | None) => true,
         Ok(Some(Command::SyncNow)) => {
+            if drain_nudges(rx) {
+                return true;
+            }
             kick.notify.notify_one();
             false
         }
         Err(_) => false,
+    }
+}
+
+/// Takes the commands already waiting: further "sync now"s add nothing to the one being
+/// handled. `true` when one of them is "stop" (or the handle is gone).
+fn drain_nudges(rx: &mut mpsc::UnboundedReceiver<Command>) -> bool {
+    loop {
+        match rx.try_recv() {
+            Ok(Command::SyncNow) => {}
+            Ok(Command::Stop) | Err(mpsc::error::TryRecvError::Disconnected) => return true,
+            Err(mpsc::error::TryRecvError::Empty) => return false,
+        }
     }
 }
 
@@ -931,6 +946,11 @@ async fn connected(
                 cmd = rx.recv() => match cmd {
                     None | Some(Command::Stop) => return Ok(()),
                     Some(Command::SyncNow) => {
+                        // Nudges that came while busy are one: an app nudges after every
+                        // change, and each would re-read the manifest.
+                        if drain_nudges(rx) {
+                            return Ok(());
+                        }
                         kick.notify.notify_one();
                         true
                     }

@@ -787,7 +787,8 @@ async function fetchScenario(creds) {
   const find = async id => {
     const h = await phone.repo.find(`automerge:${id}`, { signal: AbortSignal.timeout(Math.max(1, Math.floor(deadline - now()))) })
     const d = h.doc()
-    if (!d || d.kind !== "customer") throw new Error(`${id}: not a customer file`)
+    // Scalar strings (as Rust writes them) read as ImmutableString objects in automerge 3.
+    if (!d || String(d.kind) !== "customer") throw new Error(`${id}: not a customer file`)
   }
   await phase("first", () => find(ids[0]))
   const wanted = ids.slice(1, 1 + opts.docs)
