@@ -224,6 +224,12 @@ fn a_100_mb_file_is_refused_before_its_body_is_read() {
     let big = vec![7u8; 5 << 20];
     let (code, body) = put_chunk(&server, &token, &sha(&big), big.len(), 0, &big, &sha(&big));
     assert_eq!(code, 413, "{body}");
+    // A too-large file sent as a proper chunk hears the reason too (its body is read and
+    // dropped), not a broken pipe.
+    let first = vec![9u8; 1 << 20];
+    let (code, body) = put_chunk(&server, &token, &fake_sha, size, 0, &first, &sha(&first));
+    assert_eq!(code, 413, "{body}");
+    assert!(body["error"].as_str().unwrap_or_default().contains("limit"), "{body}");
     assert_eq!(server.count("SELECT count(*) FROM attachments"), 0);
 }
 

@@ -44,6 +44,11 @@ use crate::sync::env_number;
 
 /// Largest chunk one upload request may carry.
 pub const MAX_CHUNK_BYTES: usize = 4 << 20;
+/// How much of a refused request body is read and dropped so the client hears the answer (a
+/// server that answers mid-body and closes leaves a plain HTTP client with a broken pipe
+/// instead of the reason). Past this the connection is closed unread.
+const DRAIN_CAP_BYTES: usize = 4 * MAX_CHUNK_BYTES;
+
 /// Default largest attachment.
 pub const DEFAULT_MAX_ATTACHMENT_BYTES: u64 = 25 << 20;
 /// Default time an unreferenced attachment or an unfinished upload is kept.
@@ -178,6 +183,89 @@ fn not_found(sha256: &str) -> ServerError {
     ServerError::NotFound(format!("no attachment {sha256}"))
 }
 
+/// A chunk's body as read by [`read_chunk`].
+enum ChunkBody {
+    /// All of it, at most the limit.
+    Whole(Vec<u8>),
+    /// More than the limit (what came, up to [`DRAIN_CAP_BYTES`], was read and dropped).
+    TooLarge,
+    /// The connection failed mid-body.
+    Cut(String),
+}
+
+/// Reads a request body, keeping at most `keep` bytes; a larger body is read on (and dropped)
+/// up to [`DRAIN_CAP_BYTES`] so the client is still listening when the refusal is sent.
+async fn read_chunk(body: Body, keep: usize) -> ChunkBody {
+    use futures_core::Stream;
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    loop {
+        let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut stream).poll_next(cx)).await;
+        match next {
+            None => break,
+            Some(Err(e)) => return ChunkBody::Cut(e.to_string()),
+            Some(Ok(bytes)) => {
+                seen = seen.saturating_add(bytes.len());
+                if seen <= keep {
+                    kept.extend_from_slice(&bytes);
+                } else {
+                    kept = Vec::new();
+                    if seen > DRAIN_CAP_BYTES {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if seen > keep {
+        ChunkBody::TooLarge
+    } else {
+        ChunkBody::Whole(kept)
+    }
+}
+
+/// An upload's headers, checked before any of the body is read: (size, media type, chunk hash).
+fn upload_headers(
+    p: &Principal,
+    sha256: &str,
+    headers: &HeaderMap,
+    limits: AttachmentLimits,
+) -> Result<(u64, String, String), ServerError> {
+    if p.role == Role::Admin {
+        return Err(ServerError::Forbidden("admins do not attach evidence to records".into()));
+    }
+    check_hash(sha256)?;
+    // Everything that can refuse the upload is decided from the headers, before the body.
+    let size: u64 = header_str(headers, "x-kefu-size")?
+        .ok_or_else(|| {
+            ServerError::BadRequest("header X-Kefu-Size (the whole file's size) is required".into())
+        })?
+        .trim()
+        .parse()
+        .map_err(|_| ServerError::BadRequest("X-Kefu-Size is not a whole number".into()))?;
+    if size > limits.max_bytes {
+        return Err(ServerError::TooLarge(format!(
+            "the attachment is {size} bytes; the limit is {} bytes",
+            limits.max_bytes
+        )));
+    }
+    if size == 0 {
+        return Err(ServerError::BadRequest("an empty file is not an attachment".into()));
+    }
+    let media_type =
+        header_str(headers, "content-type")?.unwrap_or("application/octet-stream").trim().to_string();
+    if media_type.len() > 100 || !media_type.contains('/') || media_type.chars().any(|c| c.is_control()) {
+        return Err(ServerError::BadRequest(format!("{media_type:?} is not a media type")));
+    }
+    let chunk_hash = header_str(headers, "x-kefu-chunk-sha256")?
+        .ok_or_else(|| {
+            ServerError::BadRequest("header X-Kefu-Chunk-Sha256 (this chunk's SHA-256) is required".into())
+        })?
+        .to_ascii_lowercase();
+    Ok((size, media_type, chunk_hash))
+}
+
 /// Uploads one chunk of an attachment (see the module docs). Chunks arrive in order from
 /// offset 0; an attachment already stored answers `complete` at once (stored once).
 #[utoipa::path(put, path = "/api/v1/attachments/{sha256}", tag = "attachments",
@@ -196,38 +284,21 @@ async fn upload(
     body: Body,
 ) -> Result<Json<UploadStatus>, ServerError> {
     let p = who.0;
-    if p.role == Role::Admin {
-        return Err(ServerError::Forbidden("admins do not attach evidence to records".into()));
-    }
-    check_hash(&sha256)?;
-    let limits = st.attachments;
-    // Everything that can refuse the upload is decided from the headers, before the body.
-    let size: u64 = header_str(&headers, "x-kefu-size")?
-        .ok_or_else(|| {
-            ServerError::BadRequest("header X-Kefu-Size (the whole file's size) is required".into())
-        })?
-        .trim()
-        .parse()
-        .map_err(|_| ServerError::BadRequest("X-Kefu-Size is not a whole number".into()))?;
-    if size > limits.max_bytes {
-        return Err(ServerError::TooLarge(format!(
-            "the attachment is {size} bytes; the limit is {} bytes",
-            limits.max_bytes
-        )));
-    }
-    if size == 0 {
-        return Err(ServerError::BadRequest("an empty file is not an attachment".into()));
-    }
-    let media_type =
-        header_str(&headers, "content-type")?.unwrap_or("application/octet-stream").trim().to_string();
-    if media_type.len() > 100 || !media_type.contains('/') || media_type.chars().any(|c| c.is_control()) {
-        return Err(ServerError::BadRequest(format!("{media_type:?} is not a media type")));
-    }
-    let chunk_hash = header_str(&headers, "x-kefu-chunk-sha256")?
-        .ok_or_else(|| {
-            ServerError::BadRequest("header X-Kefu-Chunk-Sha256 (this chunk's SHA-256) is required".into())
-        })?
-        .to_ascii_lowercase();
+    let (size, media_type, chunk_hash) = match upload_headers(&p, &sha256, &headers, st.attachments) {
+        Ok(h) => h,
+        Err(e) => {
+            // A body small enough is read and dropped so the client hears why; one declared
+            // larger than that (a 100 MB file in one request) is not read at all.
+            let declared = header_str(&headers, "content-length")
+                .ok()
+                .flatten()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if declared.is_none_or(|n| n <= DRAIN_CAP_BYTES as u64) {
+                let _ = read_chunk(body, 0).await;
+            }
+            return Err(e);
+        }
+    };
     let db = st.db.clone();
     // Where the upload stands, before reading the body: a finished one answers at once, a
     // wrong offset is told where to resume.
@@ -252,14 +323,18 @@ async fn upload(
         }
     };
     if let Some(answer) = early {
-        // The client is still sending the chunk: read it (at most one chunk's worth) and drop
-        // it, so it gets this answer instead of a connection reset mid-body.
-        let _ = axum::body::to_bytes(body, MAX_CHUNK_BYTES).await;
+        // The client is still sending the chunk: read it and drop it, so it gets this answer
+        // instead of a connection reset mid-body.
+        let _ = read_chunk(body, 0).await;
         return answer;
     }
-    let chunk = axum::body::to_bytes(body, MAX_CHUNK_BYTES).await.map_err(|_| {
-        ServerError::TooLarge(format!("a chunk may be at most {MAX_CHUNK_BYTES} bytes (or the body was cut)"))
-    })?;
+    let chunk = match read_chunk(body, MAX_CHUNK_BYTES).await {
+        ChunkBody::Whole(chunk) => chunk,
+        ChunkBody::TooLarge => {
+            return Err(ServerError::TooLarge(format!("a chunk may be at most {MAX_CHUNK_BYTES} bytes")))
+        }
+        ChunkBody::Cut(e) => return Err(ServerError::BadRequest(format!("the chunk's body was cut: {e}"))),
+    };
     if chunk.is_empty() {
         return Err(ServerError::BadRequest("the chunk is empty".into()));
     }
@@ -472,8 +547,8 @@ pub struct UploadLimits {
 }
 
 /// The upload limits, so a phone can refuse a file that is too large before sending it (the
-/// server answers 413 to such a PUT before reading its body and closes the connection, which a
-/// client may only see as a broken pipe).
+/// server answers 413 to such a PUT; a body declared larger than 16 MiB is not read at all and
+/// the connection is closed, which a client may only see as a broken pipe).
 #[utoipa::path(get, path = "/api/v1/attachments/limits", tag = "attachments",
     responses((status = 200, body = UploadLimits), (status = 401, body = ApiError)))]
 async fn limits(State(st): State<AppState>, _who: ApiUser) -> Json<UploadLimits> {
