@@ -22,7 +22,7 @@ step "clippy (warnings are errors)"
 cargo clippy --workspace --exclude uniffi-bindgen --all-targets --locked -- -D warnings || status=1
 
 step "tests"
-cargo test --workspace --exclude uniffi-bindgen --locked 2>&1 | tee "$log"
+cargo test --workspace --exclude uniffi-bindgen --locked --no-fail-fast 2>&1 | tee "$log"
 test_status=${PIPESTATUS[0]}
 [ "$test_status" -eq 0 ] || status=1
 
