@@ -266,7 +266,8 @@ fn a_killed_server_keeps_every_acknowledged_change_and_phones_upload_the_rest() 
 }
 
 /// Accepted changes reach a connected phone without it asking (live push), new documents
-/// included.
+/// included; the phone's listener hears `Idle` once a pushed change is in its store, so its
+/// screens can refresh.
 #[test]
 fn a_connected_phone_receives_other_phones_changes_live() {
     let dir = tempfile::tempdir().unwrap();
@@ -279,16 +280,35 @@ fn a_connected_phone_receives_other_phones_changes_live() {
     sync(&li);
     sync(&sup);
     let seen: std::sync::Arc<std::sync::Mutex<Vec<kefu_sync::Status>>> = std::sync::Arc::default();
-    let log = seen.clone();
-    let handle =
-        kefu_sync::start(sup.clone(), std::sync::Arc::new(move |s| log.lock().unwrap().push(s))).unwrap();
+    // Each Idle: whether the store then held li's contact (what a screen would show).
+    let idles: std::sync::Arc<std::sync::Mutex<Vec<bool>>> = std::sync::Arc::default();
+    let (log, idle_log, store) = (seen.clone(), idles.clone(), sup.clone());
+    let handle = kefu_sync::start(
+        sup.clone(),
+        std::sync::Arc::new(move |s| {
+            if s == kefu_sync::Status::Idle {
+                let has = with(&store, |c| c.read::<CustomerFile>(&c1).map(|f| f.contacts.len() == 1))
+                    .unwrap_or(false);
+                idle_log.lock().unwrap().push(has);
+            }
+            log.lock().unwrap().push(s)
+        }),
+    )
+    .unwrap();
     let idle = kefu_tests::eventually(Duration::from_secs(20), || {
         seen.lock().unwrap().contains(&kefu_sync::Status::Idle).then_some(())
     });
     assert!(idle.is_some(), "{:?}", seen.lock().unwrap());
 
+    // An edit to a file the phone holds arrives as one push, and the listener hears of it.
     with(&li, |c| c.log_contact(&c1, kefu_model::enums::ContactChannel::Phone, "电话回访，客户满意"))
         .unwrap();
+    sync(&li);
+    let told = kefu_tests::eventually(Duration::from_secs(10), || {
+        idles.lock().unwrap().contains(&true).then_some(())
+    });
+    assert!(told.is_some(), "no Idle after the push: {:?}", seen.lock().unwrap());
+
     let c2 = with(&li, |c| c.create_customer(new_customer("吴二", "13700000002"))).unwrap();
     let sent = std::time::Instant::now();
     sync(&li);

@@ -1044,7 +1044,8 @@ pub enum SyncState {
         /// Records to exchange.
         total: u32,
     },
-    /// Connected and up to date; changes are pushed as they are made.
+    /// Connected and up to date; changes are pushed as they are made. Also said each time a
+    /// change pushed from another device has been taken in, so screens can refresh.
     Idle,
     /// Offline or failed; the next attempt is in `retry_in_ms`.
     Error {

@@ -100,7 +100,8 @@ pub enum Status {
         /// Documents to exchange in this round.
         total: usize,
     },
-    /// Connected and up to date; changes are pushed as they are made.
+    /// Connected and up to date; changes are pushed as they are made. Also said each time a
+    /// change pushed from another device has been taken into the store (screens refresh on it).
     Idle,
     /// Offline or failed; retrying after `retry_in_ms`.
     Error {
@@ -935,7 +936,13 @@ async fn connected(
                         Some(Err(err)) => return Err(SyncError::Network(err.to_string())),
                         Some(Ok(WsMessage::Binary(b))) => {
                             let m = unframe(&b)?;
+                            let received = e.report.received;
                             e.handle(m).await?;
+                            if e.active.is_empty() && e.report.received != received {
+                                // A change from another device, taken in whole: say so, so
+                                // the app's screens refresh.
+                                listener(Status::Idle);
+                            }
                         }
                         Some(Ok(WsMessage::Close(_))) => return Err(SyncError::Network("the server closed the connection".into())),
                         Some(Ok(_)) => {}
