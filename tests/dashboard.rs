@@ -142,6 +142,16 @@ fn every_api_route_keeps_team_a_records_from_everyone_but_team_a_supervisor() {
     assert_eq!(s, 200, "{old}");
     let (s, bad) = call(&server, "GET", "/api/v1/customers?stage=nonsense", Some(&sup), None);
     assert_eq!(s, 400, "a bad filter is the caller's mistake: {bad}");
+    // A query that does not parse is answered like any other mistake: JSON naming it.
+    for (path, key) in
+        [("/api/v1/customers", "stage"), ("/api/v1/visits", "month"), ("/api/v1/complaints", "month")]
+    {
+        let (s, bad) = call(&server, "GET", &format!("{path}?{key}=a&{key}=b"), Some(&sup), None);
+        assert_eq!(s, 400, "{path}: {bad}");
+        let v: serde_json::Value =
+            serde_json::from_str(&bad).unwrap_or_else(|e| panic!("{path}: {e}: {bad}"));
+        assert!(v["error"].as_str().is_some_and(|e| e.contains(key)), "{path}: {bad}");
+    }
     let _ = password("li");
 }
 

@@ -171,8 +171,9 @@ async fn summary(State(st): State<AppState>, who: ApiUser) -> Result<Json<TeamSu
 async fn list_customers(
     State(st): State<AppState>,
     who: ApiUser,
-    Query(f): Query<CustomerFilter>,
+    f: Result<Query<CustomerFilter>, QueryRejection>,
 ) -> Result<Json<Vec<CustomerRow>>, ServerError> {
+    let f = query_params(f)?;
     let team = who.team()?;
     let db = st.db.clone();
     Ok(Json(blocking(move || customers::search(&db.lock(), &team, &f, now_ms())).await?))
@@ -255,7 +256,7 @@ pub fn json_body<T>(body: Result<Json<T>, JsonRejection>, expected: &str) -> Res
 }
 
 /// The query parameters as `T`, or 400 with the reason.
-fn query_params<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ServerError> {
+pub fn query_params<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ServerError> {
     q.map(|Query(v)| v)
         .map_err(|e| ServerError::BadRequest(format!("bad query parameters: {}", e.body_text())))
 }

@@ -11,7 +11,7 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{blocking, json_body, ApiError, ApiUser, MessageResponse};
+use crate::api::{blocking, json_body, query_params, ApiError, ApiUser, MessageResponse};
 use crate::auth::now_ms;
 use crate::error::ServerError;
 use crate::http::AppState;
@@ -94,8 +94,9 @@ fn entry_id(id: &str) -> Result<i64, ServerError> {
 async fn list_visits(
     State(st): State<AppState>,
     who: ApiUser,
-    Query(f): Query<VisitFilter>,
+    f: Result<Query<VisitFilter>, QueryRejection>,
 ) -> Result<Json<Vec<VisitRow>>, ServerError> {
+    let f = query_params(f)?;
     let team = who.team()?;
     let db = st.db.clone();
     Ok(Json(blocking(move || boards::visit_board(&db.lock(), &team, &f, now_ms())).await?))
@@ -121,8 +122,9 @@ async fn review_visit(
 async fn list_complaints(
     State(st): State<AppState>,
     who: ApiUser,
-    Query(f): Query<ComplaintFilter>,
+    f: Result<Query<ComplaintFilter>, QueryRejection>,
 ) -> Result<Json<Vec<ComplaintRow>>, ServerError> {
+    let f = query_params(f)?;
     let team = who.team()?;
     let db = st.db.clone();
     Ok(Json(blocking(move || boards::complaint_board(&db.lock(), &team, &f, now_ms())).await?))

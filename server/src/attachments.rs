@@ -24,6 +24,7 @@
 //!   [`sweep`], which `serve` runs hourly.
 
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -36,7 +37,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access::{access, Access, DocMeta};
-use crate::api::{blocking, ApiError, ApiUser};
+use crate::api::{blocking, query_params, ApiError, ApiUser};
 use crate::auth::{hex, now_ms, Principal};
 use crate::error::ServerError;
 use crate::http::AppState;
@@ -279,12 +280,14 @@ async fn upload(
     State(st): State<AppState>,
     who: ApiUser,
     Path(sha256): Path<String>,
-    Query(q): Query<UploadQuery>,
+    q: Result<Query<UploadQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<UploadStatus>, ServerError> {
     let p = who.0;
-    let (size, media_type, chunk_hash) = match upload_headers(&p, &sha256, &headers, st.attachments) {
+    let checked =
+        query_params(q).and_then(|q| Ok((q, upload_headers(&p, &sha256, &headers, st.attachments)?)));
+    let (q, (size, media_type, chunk_hash)) = match checked {
         Ok(h) => h,
         Err(e) => {
             // A body small enough is read and dropped so the client hears why; one declared
