@@ -239,20 +239,28 @@ pub struct Principal {
     pub team: Option<String>,
 }
 
-/// Resolves a bearer token: unknown, expired, revoked device or disabled user → `None`.
+/// How stale a device's `last_seen_at` may get before a request refreshes it (one write a
+/// minute per device at most, not one per request).
+pub const LAST_SEEN_GRANULARITY_MS: i64 = 60_000;
+
+/// Resolves a bearer token: unknown, expired, revoked device or disabled user → `None`. A
+/// device's `last_seen_at` (the admin's device list) is brought up to date, to the minute.
 pub fn principal(conn: &Connection, token: &str) -> Result<Option<Principal>, ServerError> {
-    let row: Option<(String, String, String, Option<String>)> = conn
+    let now = now_ms();
+    let row: Option<(String, String, String, Option<String>, i64)> = conn
         .query_row(
-            "SELECT t.user_id, t.device_id, u.role, u.team FROM tokens t \
+            "SELECT t.user_id, t.device_id, u.role, u.team, d.last_seen_at FROM tokens t \
              JOIN users u ON u.id = t.user_id JOIN devices d ON d.id = t.device_id \
              WHERE t.hash = ?1 AND t.expires_at > ?2 AND d.revoked_at IS NULL AND u.disabled_at IS NULL",
-            params![token_hash(token), now_ms()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            params![token_hash(token), now],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
-    Ok(row.and_then(|(user_id, device_id, role, team)| {
-        role.parse().ok().map(|role| Principal { user_id, device_id, role, team })
-    }))
+    let Some((user_id, device_id, role, team, last_seen)) = row else { return Ok(None) };
+    if now - last_seen >= LAST_SEEN_GRANULARITY_MS {
+        conn.execute("UPDATE devices SET last_seen_at = ?1 WHERE id = ?2", params![now, device_id])?;
+    }
+    Ok(role.parse().ok().map(|role| Principal { user_id, device_id, role, team }))
 }
 
 #[cfg(test)]

@@ -958,6 +958,22 @@ mod tests {
             auth::issue_token(&conn, &li, "agent", "phone").unwrap_or_else(|e| panic!("{e}"))
         };
         assert!(auth::principal(&st.db.lock(), &token.token).unwrap_or_else(|e| panic!("{e}")).is_some());
+        // Using the token keeps the device's "last seen" current (to the minute).
+        let seen = |st: &AppState| -> i64 {
+            st.db
+                .lock()
+                .query_row("SELECT last_seen_at FROM devices WHERE user_id = ?1", [&li], |r| r.get(0))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        st.db
+            .lock()
+            .execute("UPDATE devices SET last_seen_at = 1000 WHERE user_id = ?1", [&li])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(auth::principal(&st.db.lock(), &token.token).unwrap_or_else(|e| panic!("{e}")).is_some());
+        let first = seen(&st);
+        assert!(first > auth::now_ms() - 10_000, "{first}");
+        assert!(auth::principal(&st.db.lock(), &token.token).unwrap_or_else(|e| panic!("{e}")).is_some());
+        assert_eq!(seen(&st), first, "not rewritten within the minute");
 
         disable_user(&st, &admin(&root), &li).unwrap_or_else(|e| panic!("{e}"));
         assert!(auth::principal(&st.db.lock(), &token.token).unwrap_or_else(|e| panic!("{e}")).is_none());
