@@ -160,11 +160,24 @@ impl CustomerFile {
     }
 
     /// Assigns the responsible agent and/or field staff; the first-contact week starts now
-    /// when the agent changes.
+    /// when the agent changes, and the callbacks the previous agent had not finished (待回访,
+    /// 回访中) go to the new agent's queue with the file (finished and cancelled ones keep who
+    /// did them; callbacks a campaign gave to someone else stay theirs).
     pub fn assign(&mut self, by: &Actor, agent: Option<String>, field_staff: Option<String>) {
         let a = &mut self.assignment;
         if agent.is_some() && agent != a.agent {
             a.assigned_at = Some(by.at);
+            if let (Some(old), Some(new)) = (&a.agent, &agent) {
+                for cb in self.callbacks.values_mut() {
+                    let open = matches!(
+                        cb.status(),
+                        None | Some(CallbackStep::Scheduled | CallbackStep::Attempting)
+                    );
+                    if open && &cb.agent == old {
+                        cb.agent = new.clone();
+                    }
+                }
+            }
         }
         if let Some(agent) = agent {
             a.agent = Some(agent);

@@ -259,6 +259,68 @@ fn a_field_day_offline() {
     assert!(hist.len() >= 4 && hist.iter().all(|h| h.author.as_ref().is_some_and(|a| a.user == "zhang")));
 }
 
+/// A file handed to another agent takes its unfinished callbacks with it: the new agent's
+/// queue has them, the old agent's is empty; finished, cancelled and campaign callbacks given
+/// to someone else keep who they belong to.
+#[test]
+fn reassigning_a_customer_moves_its_open_callbacks_to_the_new_agent() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (mut c, _clock) = client(&dir.path().join("sup.db"), "sup", Role::Supervisor);
+    let wang =
+        ok(c.create_customer(NewCustomer {
+            profile: profile("王晓明", "13800138000"),
+            classification: None,
+        }));
+    ok(c.assign_customer(&wang, Some("li".into()), None));
+    let cb = |agent: &str| NewCallback {
+        agent: agent.into(),
+        date: "2026-12-02".into(),
+        method: ContactChannel::Phone,
+        campaign: None,
+        visit: None,
+    };
+    let scheduled = ok(c.schedule_callback(&wang, &cb("li")));
+    let attempting = ok(c.schedule_callback(&wang, &cb("li")));
+    let done = ok(c.schedule_callback(&wang, &cb("li")));
+    let cancelled = ok(c.schedule_callback(&wang, &cb("li")));
+    let campaign = ok(c.schedule_callback(&wang, &cb("wu")));
+    let no_answer = CallbackResult {
+        method: ContactChannel::Phone,
+        outcome: CallbackOutcome::NoAnswer,
+        satisfaction: None,
+        evaluation: None,
+        suggestions: None,
+        issue: None,
+        follow_up_on: None,
+        note: None,
+    };
+    ok(c.record_callback(&wang, &attempting, &no_answer));
+    ok(c.record_callback(
+        &wang,
+        &done,
+        &CallbackResult { outcome: CallbackOutcome::Satisfied, satisfaction: Some(5), ..no_answer },
+    ));
+    ok(c.cancel_callback(&wang, &cancelled, "客户已搬走"));
+    assert_eq!(ok(c.due_callbacks(Some("li"), "2026-12-31")).len(), 2);
+
+    // Re-assigning the same agent changes nothing; a new agent takes the open ones.
+    ok(c.assign_customer(&wang, Some("li".into()), None));
+    assert_eq!(ok(c.due_callbacks(Some("li"), "2026-12-31")).len(), 2);
+    ok(c.assign_customer(&wang, Some("zhao".into()), None));
+    assert!(ok(c.due_callbacks(Some("li"), "2026-12-31")).is_empty());
+    let mut zhao: Vec<String> =
+        ok(c.due_callbacks(Some("zhao"), "2026-12-31")).into_iter().map(|d| d.callback_id).collect();
+    zhao.sort();
+    let mut want = vec![scheduled.clone(), attempting.clone()];
+    want.sort();
+    assert_eq!(zhao, want);
+    let f: CustomerFile = ok(c.read(&wang));
+    assert_eq!(f.callbacks[&done].agent, "li", "who did it stays on record");
+    assert_eq!(f.callbacks[&cancelled].agent, "li");
+    assert_eq!(f.callbacks[&campaign].agent, "wu", "a callback given to someone else stays theirs");
+    assert_eq!(f.callbacks[&attempting].attempts.len(), 1, "the attempt is kept");
+}
+
 #[test]
 fn leave_of_three_days_goes_manager_hr_general_manager() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
