@@ -16,7 +16,7 @@ use crate::accept::{self, Outcome, Stored};
 use crate::auth::{now_ms, Principal};
 use crate::error::ServerError;
 use crate::http::AppState;
-use crate::hub::Control;
+use crate::hub::{Audience, Control};
 
 /// Connection id used as the sender of server-side changes (no sync connection has it).
 const SERVER_SENDER: u64 = u64::MAX;
@@ -68,7 +68,12 @@ pub fn edit<R: Record, T>(
     let (out, team) = edit_locked(&db, p, doc_id, f)?;
     drop(db);
     if let Some(team) = team {
-        st.sync.hub.notify(doc_id, Some(&team), SERVER_SENDER, &Control::DocChanged(doc_id.to_string()));
+        st.sync.hub.notify(
+            doc_id,
+            Audience::Team(&team),
+            SERVER_SENDER,
+            &Control::DocChanged(doc_id.to_string()),
+        );
     }
     Ok(out)
 }
@@ -123,5 +128,5 @@ pub fn store(
 
 /// Tells the phones of `team` that `doc_id` changed (after a commit made outside [`edit`]).
 pub fn notify(st: &AppState, doc_id: &str, team: &str) {
-    st.sync.hub.notify(doc_id, Some(team), SERVER_SENDER, &Control::DocChanged(doc_id.to_string()));
+    st.sync.hub.notify(doc_id, Audience::Team(team), SERVER_SENDER, &Control::DocChanged(doc_id.to_string()));
 }

@@ -6,8 +6,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use kefu_model::enums::Role;
 use kefu_protocol::Message;
 use tokio::sync::mpsc;
+
+use crate::access::{access, Access, DocMeta};
+use crate::auth::Principal;
 
 /// What the hub asks a connection to do.
 #[derive(Debug, Clone)]
@@ -20,6 +24,19 @@ pub enum Control {
     Close(String),
 }
 
+/// Who besides a document's followers hears that it changed.
+#[derive(Debug, Clone, Copy)]
+pub enum Audience<'a> {
+    /// Its followers only.
+    Followers,
+    /// And every follow-all connection of this team (each decides by its own access); for the
+    /// dashboard's occasional edits.
+    Team(&'a str),
+    /// And the follow-all connections that may read it as it now is: decided here, so a change
+    /// wakes the few phones it concerns, not every phone of the team.
+    Readers(&'a DocMeta),
+}
+
 #[derive(Debug)]
 struct Entry {
     tx: mpsc::UnboundedSender<Control>,
@@ -27,6 +44,8 @@ struct Entry {
     device_id: String,
     peer_id: Option<String>,
     docs: HashSet<String>,
+    /// Who the connection is (to decide follow-all pushes here).
+    role: Role,
     /// Wants every document of its team it may read pushed, not only those it synced
     /// (`?follow=all`).
     follow_all: bool,
@@ -46,31 +65,38 @@ pub struct Hub {
     next: AtomicU64,
 }
 
+impl Entry {
+    fn may_read(&self, meta: &DocMeta) -> bool {
+        let p = Principal {
+            user_id: self.user_id.clone(),
+            device_id: self.device_id.clone(),
+            role: self.role,
+            team: self.team.clone(),
+        };
+        access(&p, meta) != Access::None
+    }
+}
+
 impl Hub {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Registers a connection; returns its id and the channel it listens on.
-    pub fn register(
-        &self,
-        user_id: &str,
-        device_id: &str,
-        team: Option<&str>,
-        follow_all: bool,
-    ) -> (u64, mpsc::UnboundedReceiver<Control>) {
+    pub fn register(&self, p: &Principal, follow_all: bool) -> (u64, mpsc::UnboundedReceiver<Control>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         self.lock().conns.insert(
             id,
             Entry {
                 tx,
-                user_id: user_id.to_string(),
-                device_id: device_id.to_string(),
+                user_id: p.user_id.clone(),
+                device_id: p.device_id.clone(),
                 peer_id: None,
                 docs: HashSet::new(),
+                role: p.role,
                 follow_all,
-                team: team.map(str::to_string),
+                team: p.team.clone(),
             },
         );
         (id, rx)
@@ -133,19 +159,21 @@ impl Hub {
         }
     }
 
-    /// Tells every follower of `doc` except `from` about it.
-    /// Connections that follow all their documents hear of every change too; each decides by
-    /// its own access whether to pass it on.
-    /// `team` is the document's team (`None`: followers only).
-    pub fn notify(&self, doc: &str, team: Option<&str>, from: u64, what: &Control) {
+    /// Tells every follower of `doc` except `from` about it, and the follow-all connections
+    /// `audience` names (document changes only).
+    pub fn notify(&self, doc: &str, audience: Audience<'_>, from: u64, what: &Control) {
         let inner = self.lock();
         let followers = inner.by_doc.get(doc);
+        let changed = matches!(what, Control::DocChanged(_));
         for (id, e) in &inner.conns {
             let follows = followers.is_some_and(|s| s.contains(id))
                 || (e.follow_all
-                    && team.is_some()
-                    && e.team.as_deref() == team
-                    && matches!(what, Control::DocChanged(_)));
+                    && changed
+                    && match audience {
+                        Audience::Followers => false,
+                        Audience::Team(team) => e.team.as_deref() == Some(team),
+                        Audience::Readers(meta) => e.may_read(meta),
+                    });
             if *id != from && follows {
                 let _ = e.tx.send(what.clone());
             }
@@ -180,5 +208,57 @@ impl Hub {
     /// Live connections.
     pub fn connections(&self) -> usize {
         self.lock().conns.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kefu_model::enums::DocKind;
+
+    fn who(user: &str, role: Role, team: &str) -> Principal {
+        Principal { user_id: user.into(), device_id: format!("{user}-phone"), role, team: Some(team.into()) }
+    }
+
+    #[test]
+    fn a_change_wakes_its_followers_and_only_the_follow_all_phones_that_may_read_it() {
+        let hub = Hub::default();
+        let (sup, mut sup_rx) = hub.register(&who("sup", Role::Supervisor, "A"), true);
+        let (li, mut li_rx) = hub.register(&who("li", Role::Agent, "A"), true);
+        let (_wu, mut wu_rx) = hub.register(&who("wu", Role::Agent, "A"), true);
+        let (_other, mut other_rx) = hub.register(&who("sup_b", Role::Supervisor, "B"), true);
+        // zhao follows the document (reassigned away from him: he must hear of it).
+        let (zhao, mut zhao_rx) = hub.register(&who("zhao", Role::Agent, "A"), false);
+        hub.subscribe(zhao, "doc-1");
+        let meta = DocMeta {
+            kind: DocKind::Customer,
+            team: "A".into(),
+            agent: Some("li".into()),
+            field_staff: None,
+            staff: None,
+        };
+        let changed = Control::DocChanged("doc-1".into());
+        let heard = |rx: &mut mpsc::UnboundedReceiver<Control>| {
+            let mut n = 0;
+            while rx.try_recv().is_ok() {
+                n += 1;
+            }
+            n
+        };
+
+        hub.notify("doc-1", Audience::Readers(&meta), li, &changed);
+        assert_eq!(heard(&mut sup_rx), 1, "the team's supervisor");
+        assert_eq!(heard(&mut li_rx), 0, "not the sender");
+        assert_eq!(heard(&mut wu_rx), 0, "another agent's phone is not woken");
+        assert_eq!(heard(&mut other_rx), 0, "nor another team's");
+        assert_eq!(heard(&mut zhao_rx), 1, "a follower always");
+
+        hub.notify("doc-1", Audience::Team("A"), sup, &changed);
+        assert_eq!(
+            (heard(&mut li_rx), heard(&mut wu_rx), heard(&mut other_rx), heard(&mut zhao_rx)),
+            (1, 1, 0, 1)
+        );
+        hub.notify("doc-1", Audience::Followers, sup, &changed);
+        assert_eq!((heard(&mut li_rx), heard(&mut zhao_rx)), (0, 1));
     }
 }

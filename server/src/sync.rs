@@ -39,11 +39,11 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Deserialize;
 
 use crate::accept::{self, Outcome, Stored};
-use crate::access::{access, Access};
+use crate::access::{access, Access, DocMeta};
 use crate::auth::{self, Principal};
 use crate::error::ServerError;
 use crate::http::AppState;
-use crate::hub::{Control, Hub};
+use crate::hub::{Audience, Control, Hub};
 use crate::metrics::Metrics;
 
 /// Limits that protect the server from one misbehaving peer. Each broken limit is answered
@@ -301,8 +301,7 @@ async fn connection(
     follow_all: bool,
 ) {
     let shared = state.sync.clone();
-    let (id, mut control) =
-        shared.hub.register(&principal.user_id, &principal.device_id, principal.team.as_deref(), follow_all);
+    let (id, mut control) = shared.hub.register(&principal, follow_all);
     tracing::info!(conn = id, user = %principal.user_id, device = %principal.device_id, "sync connection opened");
     let mut conn =
         Box::new(Conn { id, principal, peer: None, storage: None, docs: HashMap::new(), ephemeral_count: 0 });
@@ -502,7 +501,7 @@ fn handle_frame(st: &AppState, c: &mut Conn, bytes: &[u8]) -> Result<Step, Serve
                     document_id: document_id.clone(),
                     data,
                 };
-                shared.hub.notify(&document_id, None, c.id, &Control::Ephemeral(relay));
+                shared.hub.notify(&document_id, Audience::Followers, c.id, &Control::Ephemeral(relay));
             }
             Ok(Step::default())
         }
@@ -646,11 +645,15 @@ fn handle_doc(
                     metrics
                         .changes_accepted
                         .fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    let team = acc.meta.team.clone();
-                    cache.put(&doc_id, Stored { doc: after, meta: acc.meta, json: Some(acc.json) });
                     st.sync.hub.subscribe(c.id, &doc_id);
                     // Only channel sends: safe while holding the database.
-                    st.sync.hub.notify(&doc_id, Some(&team), c.id, &Control::DocChanged(doc_id.clone()));
+                    st.sync.hub.notify(
+                        &doc_id,
+                        Audience::Readers(&acc.meta),
+                        c.id,
+                        &Control::DocChanged(doc_id.clone()),
+                    );
+                    cache.put(&doc_id, Stored { doc: after, meta: acc.meta, json: Some(acc.json) });
                 }
                 (Outcome::Rejected { reason, .. }, _) => {
                     metrics
@@ -701,7 +704,7 @@ fn handle_doc(
         ds.state.set_read_only(true);
     }
     let has_changes = !msg.changes.is_empty();
-    let mut changed: Option<String> = None;
+    let mut changed: Option<DocMeta> = None;
     if ds.state.read_only || (!has_changes && ds.partial.is_none()) {
         // Nothing to apply (or the peer may not write here): read-only states ignore changes.
         let received = stored.doc.sync().receive_sync_message(&mut ds.state, msg);
@@ -806,7 +809,7 @@ fn handle_doc(
         match (outcome, meta) {
             (Outcome::Accepted { new }, Some(acc)) => {
                 metrics.changes_accepted.fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                changed = Some(acc.meta.team.clone());
+                changed = Some(acc.meta.clone());
                 cache.put(&doc_id, Stored { doc: fork, meta: acc.meta, json: Some(acc.json) });
             }
             (Outcome::NothingNew, _) if in_place && fork.get_heads() == before_heads => {
@@ -846,8 +849,8 @@ fn handle_doc(
     }
     drop(cache);
     drop(db);
-    if let Some(team) = changed {
-        st.sync.hub.notify(&doc_id, Some(&team), c.id, &Control::DocChanged(doc_id.clone()));
+    if let Some(meta) = changed {
+        st.sync.hub.notify(&doc_id, Audience::Readers(&meta), c.id, &Control::DocChanged(doc_id.clone()));
     }
     Ok(step)
 }
