@@ -724,10 +724,9 @@ def main() -> int:
         targets = [("kefu", "kefu", node_load)]
         if not args.no_reference:
             targets.append(("reference", "reference", node_load))
-        if scenario != "live-scale":  # a thousand phone stores in one process is not a phone
-            targets += [(name, "kefu", cmd) for name, cmd in drivers]
+        targets += [(name, "kefu", cmd) for name, cmd in drivers]
         for label, target, cmd in targets:
-            runs[label] = one_run(label, target, cmd, scenario, size, args, extra if cmd is node_load else [])
+            runs[label] = one_run(label, target, cmd, scenario, size, args, extra)
         results["scenarios"][scenario] = {"size": list(size), "runs": runs}
 
     results["meta"]["total_s"] = round(time.monotonic() - t0, 1)

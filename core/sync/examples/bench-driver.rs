@@ -38,6 +38,9 @@ const SCENARIOS: [&str; 5] = ["field-day", "burst", "reconnect", "concurrent", "
 const LOGIN_CONCURRENCY: usize = 4;
 /// How often completion is checked (outboxes, heads).
 const POLL: Duration = Duration::from_millis(5);
+/// How long a live wait sleeps between looks at the other phone's store when no sync
+/// exchange finished there (the wake-up normally comes from its sync listener).
+const LIVE_RECHECK: Duration = Duration::from_millis(50);
 /// A live edit not seen on the other phone within this counts as lost.
 const LIVE_LOST_AFTER: Duration = Duration::from_secs(10);
 
@@ -310,9 +313,31 @@ async fn work(p: &mut Phone, o: &Opts, after: &(dyn Fn() + Send + Sync)) -> Res<
 }
 
 type Handle = Arc<Mutex<kefu_sync::SyncHandle>>;
+type WatchRx = tokio::sync::watch::Receiver<u64>;
 
 fn start(store: &SharedStore) -> Handle {
     Arc::new(Mutex::new(kefu_sync::start_on(&tokio::runtime::Handle::current(), store.clone(), listener())))
+}
+
+/// A background sync whose every finished exchange ("Idle") bumps a counter, so a waiting
+/// task wakes when the phone has taken in something instead of polling its store.
+fn start_watched(store: &SharedStore) -> (Handle, tokio::sync::watch::Receiver<u64>) {
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    let on_status: Arc<dyn Fn(Status) + Send + Sync> = Arc::new(move |s| match s {
+        Status::Idle => {
+            tx.send_modify(|n| *n += 1);
+        }
+        Status::Error { message, .. } => eprintln!("[bench] sync error: {message}"),
+        _ => {}
+    });
+    (
+        Arc::new(Mutex::new(kefu_sync::start_on(
+            &tokio::runtime::Handle::current(),
+            store.clone(),
+            on_status,
+        ))),
+        rx,
+    )
 }
 
 fn nudge(h: &Handle) {
@@ -626,8 +651,8 @@ async fn live(dir: &Path, o: &Opts, creds: &Creds, ph: &mut Phases) -> Res<Outco
     .await?;
     let handles = ph
         .run("connect", async {
-            let hs: Vec<(Handle, Handle)> =
-                pairs.iter().map(|(a, b)| (start(&a.store), start(&b.store))).collect();
+            let hs: Vec<((Handle, WatchRx), (Handle, WatchRx))> =
+                pairs.iter().map(|(a, b)| (start_watched(&a.store), start_watched(&b.store))).collect();
             // Connected: each store's sync has said Idle once; give the sockets a moment.
             tokio::time::sleep(Duration::from_millis(500)).await;
             Ok(hs)
@@ -639,14 +664,9 @@ async fn live(dir: &Path, o: &Opts, creds: &Creds, ph: &mut Phases) -> Res<Outco
         .run("edits", async {
             let mut tasks = Vec::new();
             for (k, ((a, b), (ha, hb))) in pairs.iter().zip(handles.iter()).enumerate() {
-                let (sa, sb, ua, ub, ha, hb) = (
-                    a.store.clone(),
-                    b.store.clone(),
-                    a.user_id.clone(),
-                    b.user_id.clone(),
-                    ha.clone(),
-                    hb.clone(),
-                );
+                let (sa, sb, ua, ub) =
+                    (a.store.clone(), b.store.clone(), a.user_id.clone(), b.user_id.clone());
+                let ((ha, wa), (hb, wb)) = ((ha.0.clone(), ha.1.clone()), (hb.0.clone(), hb.1.clone()));
                 let id = a.docs[0];
                 let edits = o.edits;
                 tasks.push(tokio::spawn(async move {
@@ -660,8 +680,12 @@ async fn live(dir: &Path, o: &Opts, creds: &Creds, ph: &mut Phases) -> Res<Outco
                         if Instant::now() > live_end {
                             break;
                         }
-                        let (from, to, me, h) =
-                            if r % 2 == 0 { (&sa, &sb, &ua, &ha) } else { (&sb, &sa, &ub, &hb) };
+                        let (from, to, me, h, mut seen) = if r % 2 == 0 {
+                            (&sa, &sb, &ua, &ha, wb.clone())
+                        } else {
+                            (&sb, &sa, &ub, &hb, wa.clone())
+                        };
+                        seen.mark_unchanged();
                         let t0 = Instant::now();
                         let (i2, me2) = (id, me.clone());
                         let heads = op(from, move |c| {
@@ -686,7 +710,9 @@ async fn live(dir: &Path, o: &Opts, creds: &Creds, ph: &mut Phases) -> Res<Outco
                                 lost += 1;
                                 break;
                             }
-                            tokio::time::sleep(Duration::from_millis(1)).await;
+                            // Woken by the other phone's next finished exchange (or, should
+                            // that be missed, by a slow poll).
+                            let _ = tokio::time::timeout(LIVE_RECHECK, seen.changed()).await;
                         }
                         tokio::time::sleep(interval).await;
                     }
@@ -703,7 +729,7 @@ async fn live(dir: &Path, o: &Opts, creds: &Creds, ph: &mut Phases) -> Res<Outco
             Ok((all, lost))
         })
         .await?;
-    stop_all(handles.into_iter().flat_map(|(a, b)| [a, b]).collect()).await?;
+    stop_all(handles.into_iter().flat_map(|((a, _), (b, _))| [a, b]).collect()).await?;
     let (mut samples, lost) = results;
     samples.sort_by(f64::total_cmp);
     let mut extra = serde_json::Map::new();
