@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use kefu_model::enums::Role;
 use kefu_protocol::Message;
 use tokio::sync::mpsc;
 
@@ -40,16 +39,13 @@ pub enum Audience<'a> {
 #[derive(Debug)]
 struct Entry {
     tx: mpsc::UnboundedSender<Control>,
-    user_id: String,
-    device_id: String,
+    /// Who the connection is signed in as (to decide follow-all pushes here).
+    who: Principal,
     peer_id: Option<String>,
     docs: HashSet<String>,
-    /// Who the connection is (to decide follow-all pushes here).
-    role: Role,
     /// Wants every document of its team it may read pushed, not only those it synced
     /// (`?follow=all`).
     follow_all: bool,
-    team: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -67,13 +63,7 @@ pub struct Hub {
 
 impl Entry {
     fn may_read(&self, meta: &DocMeta) -> bool {
-        let p = Principal {
-            user_id: self.user_id.clone(),
-            device_id: self.device_id.clone(),
-            role: self.role,
-            team: self.team.clone(),
-        };
-        access(&p, meta) != Access::None
+        access(&self.who, meta) != Access::None
     }
 }
 
@@ -86,19 +76,9 @@ impl Hub {
     pub fn register(&self, p: &Principal, follow_all: bool) -> (u64, mpsc::UnboundedReceiver<Control>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
-        self.lock().conns.insert(
-            id,
-            Entry {
-                tx,
-                user_id: p.user_id.clone(),
-                device_id: p.device_id.clone(),
-                peer_id: None,
-                docs: HashSet::new(),
-                role: p.role,
-                follow_all,
-                team: p.team.clone(),
-            },
-        );
+        self.lock()
+            .conns
+            .insert(id, Entry { tx, who: p.clone(), peer_id: None, docs: HashSet::new(), follow_all });
         (id, rx)
     }
 
@@ -107,11 +87,11 @@ impl Hub {
     /// socket.
     pub fn set_peer(&self, conn: u64, peer_id: &str) {
         let mut inner = self.lock();
-        let user = inner.conns.get(&conn).map(|e| e.user_id.clone());
+        let user = inner.conns.get(&conn).map(|e| e.who.user_id.clone());
         for (id, e) in &inner.conns {
             // Only the same user's older socket: nobody can close another user's connection
             // by guessing its peer id.
-            if *id != conn && e.peer_id.as_deref() == Some(peer_id) && Some(&e.user_id) == user.as_ref() {
+            if *id != conn && e.peer_id.as_deref() == Some(peer_id) && Some(&e.who.user_id) == user.as_ref() {
                 let _ = e.tx.send(Control::Close("replaced by a newer connection of the same peer".into()));
             }
         }
@@ -171,7 +151,7 @@ impl Hub {
                     && changed
                     && match audience {
                         Audience::Followers => false,
-                        Audience::Team(team) => e.team.as_deref() == Some(team),
+                        Audience::Team(team) => e.who.team.as_deref() == Some(team),
                         Audience::Readers(meta) => e.may_read(meta),
                     });
             if *id != from && follows {
@@ -182,12 +162,12 @@ impl Hub {
 
     /// Closes every connection of a device; returns how many.
     pub fn close_device(&self, device_id: &str, reason: &str) -> usize {
-        self.close_where(|e| e.device_id == device_id, reason)
+        self.close_where(|e| e.who.device_id == device_id, reason)
     }
 
     /// Closes every connection of a user; returns how many.
     pub fn close_user(&self, user_id: &str, reason: &str) -> usize {
-        self.close_where(|e| e.user_id == user_id, reason)
+        self.close_where(|e| e.who.user_id == user_id, reason)
     }
 
     /// Closes every connection (shutdown).
@@ -214,7 +194,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kefu_model::enums::DocKind;
+    use kefu_model::enums::{DocKind, Role};
 
     fn who(user: &str, role: Role, team: &str) -> Principal {
         Principal { user_id: user.into(), device_id: format!("{user}-phone"), role, team: Some(team.into()) }

@@ -168,16 +168,7 @@ fn a_field_day_offline() {
     ));
     assert!(ok(c.due_callbacks(Some("li"), "2026-12-01")).is_empty());
     assert_eq!(ok(c.due_callbacks(Some("li"), "2026-12-02")).len(), 1);
-    let no_answer = CallbackResult {
-        method: ContactChannel::Phone,
-        outcome: CallbackOutcome::NoAnswer,
-        satisfaction: None,
-        evaluation: None,
-        suggestions: None,
-        issue: None,
-        follow_up_on: None,
-        note: None,
-    };
+    let no_answer = no_answer_by_phone();
     ok(c.record_callback(&wang, &cb, &no_answer));
     assert_eq!(ok(c.due_callbacks(None, "2026-12-31"))[0].status, "attempting");
     let reached = CallbackResult {
@@ -284,16 +275,7 @@ fn reassigning_a_customer_moves_its_open_callbacks_to_the_new_agent() {
     let done = ok(c.schedule_callback(&wang, &cb("li")));
     let cancelled = ok(c.schedule_callback(&wang, &cb("li")));
     let campaign = ok(c.schedule_callback(&wang, &cb("wu")));
-    let no_answer = CallbackResult {
-        method: ContactChannel::Phone,
-        outcome: CallbackOutcome::NoAnswer,
-        satisfaction: None,
-        evaluation: None,
-        suggestions: None,
-        issue: None,
-        follow_up_on: None,
-        note: None,
-    };
+    let no_answer = no_answer_by_phone();
     ok(c.record_callback(&wang, &attempting, &no_answer));
     ok(c.record_callback(
         &wang,
@@ -580,5 +562,19 @@ fn killing_the_app_at_any_point_loses_no_committed_edit() {
         let check: String =
             c.connection().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap_or_default();
         assert_eq!(check, "ok");
+    }
+}
+
+/// A phone callback nobody answered (未接通), the base the tests vary.
+fn no_answer_by_phone() -> CallbackResult {
+    CallbackResult {
+        method: ContactChannel::Phone,
+        outcome: CallbackOutcome::NoAnswer,
+        satisfaction: None,
+        evaluation: None,
+        suggestions: None,
+        issue: None,
+        follow_up_on: None,
+        note: None,
     }
 }
