@@ -324,6 +324,54 @@ fn a_connected_phone_receives_other_phones_changes_live() {
     handle.stop();
 }
 
+/// A connected phone's nudges (one after each edit, as the app does) push its edits at once
+/// without re-reading the manifest: the server reads it once, when the phone connects.
+#[test]
+fn nudges_push_edits_without_rereading_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("li", "agent", Some("A"));
+    let li = phone(dir.path(), &server, "li");
+    let c1 = with(&li, |c| c.create_customer(new_customer("吴一", "13700000001"))).unwrap();
+    let manifests = || {
+        let m = server.metrics();
+        let line = m.lines().find(|l| l.starts_with("kefu_manifests_total ")).unwrap().to_string();
+        line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+    };
+    let idle = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = idle.clone();
+    let handle = kefu_sync::start(
+        li.clone(),
+        std::sync::Arc::new(move |s| {
+            if s == kefu_sync::Status::Idle {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }),
+    )
+    .unwrap();
+    let connected = kefu_tests::eventually(Duration::from_secs(20), || {
+        (idle.load(std::sync::atomic::Ordering::SeqCst) > 0).then_some(())
+    });
+    assert!(connected.is_some(), "never idle");
+    assert_eq!(manifests(), 1, "one manifest on connecting");
+    for i in 0..5 {
+        with(&li, |c| c.log_contact(&c1, kefu_model::enums::ContactChannel::Phone, &format!("第{i}次电话")))
+            .unwrap();
+        handle.sync_now();
+    }
+    let uploaded = kefu_tests::eventually(Duration::from_secs(20), || {
+        with(&li, |c| c.unsynced_documents()).unwrap().is_empty().then_some(())
+    });
+    assert!(uploaded.is_some(), "the edits were not accepted");
+    let stored = server.count("SELECT count(*) FROM documents");
+    assert_eq!(stored, 1);
+    assert_eq!(manifests(), 1, "nudges read no manifest");
+    handle.stop();
+    // And what the server holds is what the phone made.
+    let r = sync(&li);
+    assert_eq!((r.exchanged, r.rejected), (0, 0), "{r:?}");
+}
+
 /// A document the server no longer lists for a phone is removed from it only when nothing
 /// made on the phone is waiting; unsent edits are kept and shown as refused.
 #[test]

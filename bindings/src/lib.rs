@@ -73,8 +73,8 @@ pub struct SyncHandle {
 
 #[uniffi::export]
 impl SyncHandle {
-    /// Push local changes and re-read the server's list now (also retries at once when
-    /// offline). Returns at once.
+    /// Push local changes now (the server's list is re-read on connecting and every minute;
+    /// offline, retries connecting at once). Returns at once.
     pub fn sync_now(&self) {
         if let Some(h) = self.inner.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             h.sync_now();

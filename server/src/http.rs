@@ -176,6 +176,7 @@ async fn manifest(
 ) -> Result<Json<Vec<ManifestEntry>>, ServerError> {
     let p = who.0;
     let db = state.db.clone();
+    state.sync.metrics.manifests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(Json(blocking(move || manifest_for(&db.lock(), &p)).await?))
 }
 

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub changes_rejected: AtomicU64,
     /// Connections closed for breaking a limit or the protocol.
     pub protocol_errors: AtomicU64,
+    /// Manifests served (`GET /api/v1/manifest`).
+    pub manifests: AtomicU64,
     buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_us: AtomicU64,
@@ -82,6 +84,7 @@ impl Metrics {
             "Changes refused and quarantined.",
             get(&self.changes_rejected),
         );
+        metric("kefu_manifests_total", "counter", "Manifests served to phones.", get(&self.manifests));
         metric(
             "kefu_protocol_errors_total",
             "counter",

@@ -327,7 +327,11 @@ def one_run(label: str, target: str, base_cmd: list[str], scenario: str, size: t
     try:
         if target == "kefu":
             accounts = max(1, phones // 2) if scenario.startswith("live") else phones
-            server = start_kefu(args.kefu_bin, work, min(accounts, args.max_accounts))
+            # live-scale: one agent per pair unless told otherwise (Kefu phones follow every
+            # file of their user, so ten phones sharing an agent would each get every change
+            # of that agent's five files; the stock client only hears the file it has open).
+            cap = args.max_accounts or (accounts if scenario == "live-scale" else 100)
+            server = start_kefu(args.kefu_bin, work, min(accounts, cap))
         else:
             server = start_reference(work)
         cpu_start = server.cpu()
@@ -628,7 +632,8 @@ def main() -> int:
     ap.add_argument("--scale-edits", type=int, default=10, help="edits per pair in live-scale")
     ap.add_argument("--scale-seconds", type=int, default=60, help="bound of live-scale's edit phase")
     ap.add_argument("--scale-interval-ms", type=int, default=1000, help="think time between a pair's edits in live-scale")
-    ap.add_argument("--max-accounts", type=int, default=100, help="agent accounts per kefu server; phones share them beyond this")
+    ap.add_argument("--max-accounts", type=int,
+                    help="agent accounts per kefu server, phones share them beyond this (default 100; live-scale: one per pair)")
     ap.add_argument("--driver", action="append", default=[], metavar="NAME=CMD",
                     help="an extra load command run against kefu and reported as column NAME")
     ap.add_argument("--no-reference", action="store_true", help="skip the reference server")

@@ -732,7 +732,9 @@ pub struct SyncHandle {
 }
 
 impl SyncHandle {
-    /// Push local changes (and re-read the manifest) now; also retries at once when offline.
+    /// Push local changes now (connected: the documents with changes the server has not
+    /// accepted; the manifest is re-read on connecting and every minute); when offline,
+    /// retries connecting at once.
     pub fn sync_now(&self) {
         let _ = self.tx.send(Command::SyncNow);
     }
@@ -911,6 +913,17 @@ async fn records(
     kick.notify.notify_one();
 }
 
+/// What a connected client does next besides taking in pushes.
+#[derive(Debug, Clone, Copy)]
+enum Round {
+    /// Finish the exchanges a push started.
+    Finish,
+    /// Send the documents with changes the server has not accepted (after a nudge).
+    Push,
+    /// Re-read the manifest and exchange whatever differs.
+    Manifest,
+}
+
 /// One connected period: sync, then stay connected pushing and receiving until told to stop
 /// (`Ok`) or the connection fails (`Err`).
 async fn connected(
@@ -929,7 +942,7 @@ async fn connected(
         let mut refresh = tokio::time::interval(MANIFEST_REFRESH);
         refresh.tick().await;
         loop {
-            let again = tokio::select! {
+            let again: Option<Round> = tokio::select! {
                 frame = e.ws.next() => {
                     match frame {
                         None => return Err(SyncError::Network("the server closed the connection".into())),
@@ -948,29 +961,38 @@ async fn connected(
                         Some(Ok(_)) => {}
                     }
                     // A push handled: finish any exchange it started.
-                    !e.active.is_empty()
+                    (!e.active.is_empty()).then_some(Round::Finish)
                 }
                 cmd = rx.recv() => match cmd {
                     None | Some(Command::Stop) => return Ok(()),
                     Some(Command::SyncNow) => {
-                        // Nudges that came while busy are one: an app nudges after every
-                        // change, and each would re-read the manifest.
+                        // Nudges that came while busy are one.
                         if drain_nudges(rx) {
                             return Ok(());
                         }
                         kick.notify.notify_one();
-                        true
+                        Some(Round::Push)
                     }
                 },
-                _ = refresh.tick() => true,
+                _ = refresh.tick() => Some(Round::Manifest),
             };
-            if again {
+            if let Some(round) = again {
                 if e.active.is_empty() {
-                    let p = plan(store, &session).await?;
-                    e.orphans.extend(p.orphans);
+                    let exchange = match round {
+                        Round::Finish => Vec::new(),
+                        // Connected, the server pushes what changed there; a nudge only has
+                        // to send what changed here. The manifest (new and withdrawn
+                        // assignments) is read on connecting and every MANIFEST_REFRESH.
+                        Round::Push => store_op(store, |c| c.unsynced_documents()).await?,
+                        Round::Manifest => {
+                            let p = plan(store, &session).await?;
+                            e.orphans.extend(p.orphans);
+                            p.exchange
+                        }
+                    };
                     e.total = 0;
                     e.done = 0;
-                    e.enqueue(p.exchange);
+                    e.enqueue(exchange);
                 }
                 e.run_until_idle().await?;
                 listener(Status::Idle);
