@@ -933,9 +933,15 @@ async fn connected(
     kick: &Kick,
 ) -> Result<(), SyncError> {
     let session = saved_session(store)?;
-    let p = plan(store, &session).await?;
-    let mut e = open_engine(store, &session, p, listener.clone()).await?;
+    // The socket first, then the manifest: from the moment it is open the server pushes every
+    // change this user may read, so a change accepted while the manifest is being read is
+    // pushed rather than missed until the next refresh.
+    let mut e = open_engine(store, &session, Plan::default(), listener.clone()).await?;
     let res = async {
+        let p = plan(store, &session).await?;
+        e.report.manifest = p.manifest;
+        e.orphans.extend(p.orphans);
+        e.enqueue(p.exchange);
         e.run_until_idle().await?;
         listener(Status::Idle);
         kick.notify.notify_one();
