@@ -295,21 +295,26 @@ impl Client {
     }
 
     fn with_connection(conn: Connection) -> Result<Client> {
-        let actor_hex: Option<String> =
-            conn.query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0)).optional()?;
+        let actor_hex: Option<String> = conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'actor'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
         let actor = match actor_hex.and_then(|h| ActorId::try_from(h.as_str()).ok()) {
             Some(a) => a,
             None => {
                 // A new actor per store: never reused, even if the app is reinstalled.
                 let a = ActorId::from(random::<16>().as_slice());
-                conn.execute("INSERT OR REPLACE INTO meta VALUES ('actor', ?1)", [a.to_hex_string()])?;
+                conn.prepare_cached("INSERT OR REPLACE INTO meta VALUES ('actor', ?1)")?
+                    .execute([a.to_hex_string()])?;
                 a
             }
         };
         // Pieces of a file being attached when the app stopped: no record refers to them.
-        conn.execute("DELETE FROM blob_pieces WHERE sha256 LIKE 'staging:%'", [])?;
-        let identity: Option<String> =
-            conn.query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| r.get(0)).optional()?;
+        conn.prepare_cached("DELETE FROM blob_pieces WHERE sha256 LIKE 'staging:%'")?.execute([])?;
+        let identity: Option<String> = conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'identity'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
         let identity = identity.and_then(|j| serde_json::from_str(&j).ok());
         Ok(Client {
             checkpointer: None,
@@ -338,21 +343,28 @@ impl Client {
     /// Records who uses this device (after sign-in).
     pub fn set_identity(&mut self, identity: Identity) -> Result<()> {
         let json = serde_json::to_string(&identity).map_err(|e| StoreError::Document(e.to_string()))?;
-        self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('identity', ?1)", [json])?;
+        self.conn.prepare_cached("INSERT OR REPLACE INTO meta VALUES ('identity', ?1)")?.execute([json])?;
         self.identity = Some(identity);
         Ok(())
     }
 
     /// A value of the store's settings (`meta` table).
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
     }
 
     /// Sets (or with `None` removes) a value of the store's settings.
     pub fn set_meta(&mut self, key: &str, value: Option<&str>) -> Result<()> {
         match value {
-            Some(v) => self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?1, ?2)", params![key, v])?,
-            None => self.conn.execute("DELETE FROM meta WHERE key = ?1", [key])?,
+            Some(v) => self
+                .conn
+                .prepare_cached("INSERT OR REPLACE INTO meta VALUES (?1, ?2)")?
+                .execute(params![key, v])?,
+            None => self.conn.prepare_cached("DELETE FROM meta WHERE key = ?1")?.execute([key])?,
         };
         Ok(())
     }
@@ -398,7 +410,8 @@ impl Client {
         }
         let snapshot: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT snapshot FROM documents WHERE doc_id = ?1", [id], |r| r.get(0))
+            .prepare_cached("SELECT snapshot FROM documents WHERE doc_id = ?1")?
+            .query_row([id], |r| r.get(0))
             .optional()?;
         let mut bytes = snapshot.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         let mut stmt = self.conn.prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
@@ -436,44 +449,41 @@ impl Client {
         let kind = doc.kind().map(|k| k.to_string()).unwrap_or_else(|_| "unknown".into());
         let tx = self.conn.transaction()?;
         let existing: Option<(i64, i64, i64)> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT chunk_count, chunk_bytes, length(snapshot) FROM documents WHERE doc_id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         match (existing, before) {
             (Some((count, bytes, snap)), Some(before)) => {
                 let chunk = doc.automerge().save_after(before);
                 if count + 1 > COMPACT_AFTER_CHUNKS || bytes + chunk.len() as i64 > snap {
                     // Compact: one snapshot loads ~4x faster than ten chunks.
-                    tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id])?;
-                    tx.execute("UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0, updated_at = ?3 WHERE doc_id = ?1", params![id, doc.save(), now])?;
+                    tx.prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?.execute([id])?;
+                    tx.prepare_cached("UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0, updated_at = ?3 WHERE doc_id = ?1")?.execute(params![id, doc.save(), now])?;
                 } else if !chunk.is_empty() {
-                    tx.execute("INSERT INTO chunks (doc_id, seq, data) VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), ?2)", params![id, chunk])?;
-                    tx.execute("UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2, updated_at = ?3 WHERE doc_id = ?1", params![id, chunk.len() as i64, now])?;
+                    tx.prepare_cached("INSERT INTO chunks (doc_id, seq, data) VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), ?2)")?.execute(params![id, chunk])?;
+                    tx.prepare_cached("UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2, updated_at = ?3 WHERE doc_id = ?1")?.execute(params![id, chunk.len() as i64, now])?;
                 }
             }
             (Some(_), None) => {
-                tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id])?;
-                tx.execute("UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0, updated_at = ?3 WHERE doc_id = ?1", params![id, doc.save(), now])?;
+                tx.prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?.execute([id])?;
+                tx.prepare_cached("UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0, updated_at = ?3 WHERE doc_id = ?1")?.execute(params![id, doc.save(), now])?;
             }
             (None, _) => {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO documents (doc_id, kind, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, kind, doc.save(), now],
-                )?;
+                )?
+                .execute(params![id, kind, doc.save(), now])?;
             }
         }
         for h in local {
-            tx.execute("INSERT OR IGNORE INTO changes (hash, doc_id, status, created_at, updated_at) VALUES (?1, ?2, 'local', ?3, ?3)", params![h.to_string(), id, now])?;
+            tx.prepare_cached("INSERT OR IGNORE INTO changes (hash, doc_id, status, created_at, updated_at) VALUES (?1, ?2, 'local', ?3, ?3)")?.execute(params![h.to_string(), id, now])?;
         }
         let team = project(&tx, id, doc)?;
         let heads = sync::heads_text(&doc.heads());
-        tx.execute(
-            "UPDATE documents SET team = ?2, kind = ?3, heads = ?4 WHERE doc_id = ?1",
-            params![id, team, kind, heads],
-        )?;
+        tx.prepare_cached("UPDATE documents SET team = ?2, kind = ?3, heads = ?4 WHERE doc_id = ?1")?
+            .execute(params![id, team, kind, heads])?;
         tx.commit()?;
         if let Some(c) = &self.checkpointer {
             c.dirty();
@@ -496,10 +506,11 @@ impl Client {
     fn keyed<R: Record>(&mut self, key: &str, genesis: &R) -> Result<DocumentId> {
         let (id, mut doc) = KefuDoc::genesis(key, genesis, self.actor.clone())?;
         let sid = id.to_string();
-        let exists: bool =
-            self.conn.query_row("SELECT count(*) FROM documents WHERE doc_id = ?1", [&sid], |r| {
-                r.get::<_, i64>(0)
-            })? > 0;
+        let exists: bool = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM documents WHERE doc_id = ?1")?
+            .query_row([&sid], |r| r.get::<_, i64>(0))?
+            > 0;
         if !exists {
             // The genesis change is shared by every device, so it is not an outbox entry of
             // ours; edits on top of it are.
@@ -624,7 +635,7 @@ impl Client {
     pub fn documents(&self, kind: Option<DocKind>) -> Result<Vec<DocumentId>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT doc_id FROM documents WHERE ?1 IS NULL OR kind = ?1 ORDER BY doc_id")?;
+            .prepare_cached("SELECT doc_id FROM documents WHERE ?1 IS NULL OR kind = ?1 ORDER BY doc_id")?;
         let rows = stmt.query_map([kind.map(|k| k.as_str())], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for r in rows {
@@ -692,16 +703,14 @@ impl Client {
     /// The record's sync status, from its changes: rejected beats local beats sent.
     pub fn sync_status(&self, id: &DocumentId) -> Result<SyncStatus> {
         let sid = id.to_string();
-        let reason: Option<Option<String>> = self.conn.query_row("SELECT reason FROM changes WHERE doc_id = ?1 AND status = 'rejected' ORDER BY updated_at DESC LIMIT 1", [&sid], |r| r.get(0)).optional()?;
+        let reason: Option<Option<String>> = self.conn.prepare_cached("SELECT reason FROM changes WHERE doc_id = ?1 AND status = 'rejected' ORDER BY updated_at DESC LIMIT 1")?.query_row([&sid], |r| r.get(0)).optional()?;
         if let Some(reason) = reason {
             return Ok(SyncStatus::Rejected { reason: reason.unwrap_or_default() });
         }
         let count = |status: &str| -> rusqlite::Result<i64> {
-            self.conn.query_row(
-                "SELECT count(*) FROM changes WHERE doc_id = ?1 AND status = ?2",
-                params![sid, status],
-                |r| r.get(0),
-            )
+            self.conn
+                .prepare_cached("SELECT count(*) FROM changes WHERE doc_id = ?1 AND status = ?2")?
+                .query_row(params![sid, status], |r| r.get(0))
         };
         Ok(if count("local")? > 0 {
             SyncStatus::Local
@@ -714,7 +723,7 @@ impl Client {
 
     /// Local changes not yet accepted, oldest first.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>> {
-        let mut stmt = self.conn.prepare("SELECT hash, doc_id, status, created_at FROM changes WHERE status IN ('local', 'sent') ORDER BY created_at, hash")?;
+        let mut stmt = self.conn.prepare_cached("SELECT hash, doc_id, status, created_at FROM changes WHERE status IN ('local', 'sent') ORDER BY created_at, hash")?;
         let rows = stmt.query_map([], |r| {
             Ok(OutboxEntry { hash: r.get(0)?, doc_id: r.get(1)?, status: r.get(2)?, created_at: r.get(3)? })
         })?;
@@ -726,10 +735,10 @@ impl Client {
         let now = self.now();
         let tx = self.conn.transaction()?;
         for h in hashes {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE changes SET status = ?2, reason = ?3, updated_at = ?4 WHERE hash = ?1",
-                params![h, status, reason, now],
-            )?;
+            )?
+            .execute(params![h, status, reason, now])?;
         }
         tx.commit()?;
         Ok(())
@@ -919,11 +928,10 @@ impl Client {
     fn current_template(&mut self, team: &str) -> Result<SheetTemplate> {
         let id: Option<String> = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT doc_id FROM idx_keyed WHERE kind = 'appearance_template' AND team = ?1 LIMIT 1",
-                [team],
-                |r| r.get(0),
-            )
+            )?
+            .query_row([team], |r| r.get(0))
             .optional()?;
         if let Some(id) = id.and_then(|i| i.parse::<DocumentId>().ok()) {
             let t: kefu_model::records::appearance::AppearanceTemplate = self.read(&id)?;
@@ -956,11 +964,8 @@ impl Client {
         let id = self.identity.clone().ok_or(StoreError::NoIdentity)?;
         let roster: Option<String> = self
             .conn
-            .query_row(
-                "SELECT doc_id FROM idx_keyed WHERE kind = 'roster' AND team = ?1 AND key = ?2",
-                params![id.team, &date[..7]],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT doc_id FROM idx_keyed WHERE kind = 'roster' AND team = ?1 AND key = ?2")?
+            .query_row(params![id.team, &date[..7]], |r| r.get(0))
             .optional()?;
         if let Some(rid) = roster.and_then(|r| r.parse::<DocumentId>().ok()) {
             let r: Roster = self.read(&rid)?;
@@ -1073,11 +1078,8 @@ impl Client {
         }
         let roster: Option<String> = self
             .conn
-            .query_row(
-                "SELECT doc_id FROM idx_keyed WHERE kind = 'roster' AND team = ?1 AND key = ?2",
-                params![team, &date[..7]],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT doc_id FROM idx_keyed WHERE kind = 'roster' AND team = ?1 AND key = ?2")?
+            .query_row(params![team, &date[..7]], |r| r.get(0))
             .optional()?;
         if let Some(rid) = roster.and_then(|r| r.parse::<DocumentId>().ok()) {
             let r: Roster = self.read(&rid)?;
@@ -1228,13 +1230,12 @@ impl Client {
     pub fn appearance_check_on(&self, team: &str, date: &str) -> Result<Option<CheckRow>> {
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT doc_id, date, checked, passed FROM idx_checks WHERE team = ?1 AND date = ?2",
-                params![team, date],
-                |r| {
-                    Ok(CheckRow { doc_id: r.get(0)?, date: r.get(1)?, checked: r.get(2)?, passed: r.get(3)? })
-                },
-            )
+            )?
+            .query_row(params![team, date], |r| {
+                Ok(CheckRow { doc_id: r.get(0)?, date: r.get(1)?, checked: r.get(2)?, passed: r.get(3)? })
+            })
             .optional()?)
     }
 
@@ -1249,7 +1250,7 @@ impl Client {
 
     /// Bytes stored per document kind: (kind, documents, bytes).
     pub fn storage_by_kind(&self) -> Result<Vec<(String, i64, i64)>> {
-        let mut s = self.conn.prepare(
+        let mut s = self.conn.prepare_cached(
             "SELECT d.kind, count(*), sum(length(d.snapshot) + coalesce((SELECT sum(length(data)) FROM chunks c WHERE c.doc_id = d.doc_id), 0)) FROM documents d GROUP BY d.kind ORDER BY d.kind",
         )?;
         let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;

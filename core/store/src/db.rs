@@ -60,6 +60,9 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Every statement the store runs stays prepared (about 70 of them) instead of being
+    // parsed again on each call.
+    conn.set_prepared_statement_cache_capacity(128);
     migrate(&conn, version)?;
     Ok(conn)
 }

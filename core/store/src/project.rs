@@ -106,7 +106,12 @@ fn keyed(
     team: &str,
     key: &str,
 ) -> rusqlite::Result<String> {
-    tx.execute("INSERT INTO idx_keyed VALUES (?1, ?2, ?3, ?4)", params![doc_id, kind.as_str(), team, key])?;
+    tx.prepare_cached("INSERT INTO idx_keyed VALUES (?1, ?2, ?3, ?4)")?.execute(params![
+        doc_id,
+        kind.as_str(),
+        team,
+        key
+    ])?;
     Ok(team.to_string())
 }
 

@@ -183,10 +183,8 @@ impl Client {
         let tx = self.conn.transaction()?;
         {
             let mut put = |piece: &[u8], size: &mut u64| -> Result<()> {
-                tx.execute(
-                    "INSERT INTO blob_pieces (sha256, pos, data) VALUES (?1, ?2, ?3)",
-                    params![key, *size as i64, piece],
-                )?;
+                tx.prepare_cached("INSERT INTO blob_pieces (sha256, pos, data) VALUES (?1, ?2, ?3)")?
+                    .execute(params![key, *size as i64, piece])?;
                 hasher.update(piece);
                 *size += piece.len() as u64;
                 Ok(())
@@ -336,7 +334,7 @@ impl Client {
     }
 
     fn query_uploads(&self, filter: &str) -> Result<Vec<Upload>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT u.sha256, b.size, b.media_type, u.state, u.sent, u.error, u.doc_id, u.label, \
              u.queued_at, u.updated_at FROM uploads u JOIN blobs b USING (sha256) \
              WHERE {filter} ORDER BY u.queued_at, u.sha256"
@@ -368,10 +366,12 @@ impl Client {
         error: Option<&str>,
     ) -> Result<()> {
         let now = self.now();
-        let n = self.conn.execute(
-            "UPDATE uploads SET state = ?2, sent = ?3, error = ?4, updated_at = ?5 WHERE sha256 = ?1",
-            params![sha256, state.as_str(), sent as i64, error, now],
-        )?;
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE uploads SET state = ?2, sent = ?3, error = ?4, updated_at = ?5 WHERE sha256 = ?1",
+            )?
+            .execute(params![sha256, state.as_str(), sent as i64, error, now])?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("upload {sha256}")));
         }
@@ -396,7 +396,8 @@ impl Client {
     pub fn blob_info(&self, sha256: &str) -> Result<Option<BlobInfo>> {
         Ok(self
             .conn
-            .query_row("SELECT size, media_type, have FROM blobs WHERE sha256 = ?1", [sha256], |r| {
+            .prepare_cached("SELECT size, media_type, have FROM blobs WHERE sha256 = ?1")?
+            .query_row([sha256], |r| {
                 Ok(BlobInfo {
                     size: r.get::<_, i64>(0)? as u64,
                     media_type: r.get(1)?,
@@ -445,21 +446,20 @@ impl Client {
             if b.size != size {
                 // The partial copy belongs to a different file than the one announced: restart.
                 let tx = self.conn.transaction()?;
-                tx.execute("DELETE FROM blob_pieces WHERE sha256 = ?1", [sha256])?;
-                tx.execute(
-                    "UPDATE blobs SET size = ?2, have = 0 WHERE sha256 = ?1",
-                    params![sha256, size as i64],
-                )?;
+                tx.prepare_cached("DELETE FROM blob_pieces WHERE sha256 = ?1")?.execute([sha256])?;
+                tx.prepare_cached("UPDATE blobs SET size = ?2, have = 0 WHERE sha256 = ?1")?
+                    .execute(params![sha256, size as i64])?;
                 tx.commit()?;
                 return Ok(0);
             }
             return Ok(b.have);
         }
         let now = self.now();
-        self.conn.execute(
-            "INSERT INTO blobs (sha256, size, media_type, have, added_at) VALUES (?1, ?2, ?3, 0, ?4)",
-            params![sha256, size as i64, media_type, now],
-        )?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO blobs (sha256, size, media_type, have, added_at) VALUES (?1, ?2, ?3, 0, ?4)",
+            )?
+            .execute(params![sha256, size as i64, media_type, now])?;
         Ok(0)
     }
 
@@ -469,8 +469,8 @@ impl Client {
             return Ok(()); // a complete, checked copy is kept
         }
         let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM blob_pieces WHERE sha256 = ?1", [sha256])?;
-        tx.execute("UPDATE blobs SET have = 0 WHERE sha256 = ?1", [sha256])?;
+        tx.prepare_cached("DELETE FROM blob_pieces WHERE sha256 = ?1")?.execute([sha256])?;
+        tx.prepare_cached("UPDATE blobs SET have = 0 WHERE sha256 = ?1")?.execute([sha256])?;
         tx.commit()?;
         Ok(())
     }
@@ -495,12 +495,11 @@ impl Client {
         let have = b.have + data.len() as u64;
         let tx = self.conn.transaction()?;
         for (i, piece) in data.chunks(PIECE_BYTES).enumerate() {
-            tx.execute(
-                "INSERT INTO blob_pieces (sha256, pos, data) VALUES (?1, ?2, ?3)",
-                params![sha256, (pos + (i * PIECE_BYTES) as u64) as i64, piece],
-            )?;
+            tx.prepare_cached("INSERT INTO blob_pieces (sha256, pos, data) VALUES (?1, ?2, ?3)")?
+                .execute(params![sha256, (pos + (i * PIECE_BYTES) as u64) as i64, piece])?;
         }
-        tx.execute("UPDATE blobs SET have = ?2 WHERE sha256 = ?1", params![sha256, have as i64])?;
+        tx.prepare_cached("UPDATE blobs SET have = ?2 WHERE sha256 = ?1")?
+            .execute(params![sha256, have as i64])?;
         tx.commit()?;
         if have == b.size {
             let mut hasher = Sha256::new();
@@ -515,8 +514,8 @@ impl Client {
             }
             if hex(&hasher.finalize()) != sha256 {
                 let tx = self.conn.transaction()?;
-                tx.execute("DELETE FROM blob_pieces WHERE sha256 = ?1", [sha256])?;
-                tx.execute("UPDATE blobs SET have = 0 WHERE sha256 = ?1", [sha256])?;
+                tx.prepare_cached("DELETE FROM blob_pieces WHERE sha256 = ?1")?.execute([sha256])?;
+                tx.prepare_cached("UPDATE blobs SET have = 0 WHERE sha256 = ?1")?.execute([sha256])?;
                 tx.commit()?;
                 return Err(StoreError::Document(format!(
                     "attachment {sha256}: the received bytes do not match its hash; discarded, download it again"
@@ -538,21 +537,18 @@ fn keep_staged(
     now: i64,
 ) -> Result<()> {
     let held: Option<(i64, i64)> = tx
-        .query_row("SELECT size, have FROM blobs WHERE sha256 = ?1", [&staged.sha256], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .prepare_cached("SELECT size, have FROM blobs WHERE sha256 = ?1")?
+        .query_row([&staged.sha256], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match held {
         Some((size, have)) if size == have => {
-            tx.execute("DELETE FROM blob_pieces WHERE sha256 = ?1", [&staged.key])?;
+            tx.prepare_cached("DELETE FROM blob_pieces WHERE sha256 = ?1")?.execute([&staged.key])?;
         }
         _ => {
             // Absent, or a partial download of the same file: the staged bytes are complete.
-            tx.execute("DELETE FROM blob_pieces WHERE sha256 = ?1", [&staged.sha256])?;
-            tx.execute(
-                "UPDATE blob_pieces SET sha256 = ?2 WHERE sha256 = ?1",
-                params![staged.key, staged.sha256],
-            )?;
+            tx.prepare_cached("DELETE FROM blob_pieces WHERE sha256 = ?1")?.execute([&staged.sha256])?;
+            tx.prepare_cached("UPDATE blob_pieces SET sha256 = ?2 WHERE sha256 = ?1")?
+                .execute(params![staged.key, staged.sha256])?;
             tx.execute(
                 "INSERT INTO blobs (sha256, size, media_type, have, added_at) VALUES (?1, ?2, ?3, ?2, ?4) \
                  ON CONFLICT (sha256) DO UPDATE SET size = excluded.size, have = excluded.size",

@@ -44,7 +44,7 @@ impl Client {
         let mut missing = Vec::new();
         let mut out = HashMap::new();
         {
-            let mut stmt = self.conn.prepare("SELECT doc_id, heads FROM documents")?;
+            let mut stmt = self.conn.prepare_cached("SELECT doc_id, heads FROM documents")?;
             let rows =
                 stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
             for row in rows {
@@ -59,7 +59,9 @@ impl Client {
         for id in missing {
             let mut doc = self.load(&id)?;
             let text = heads_text(&doc.heads());
-            self.conn.execute("UPDATE documents SET heads = ?2 WHERE doc_id = ?1", params![id, text])?;
+            self.conn
+                .prepare_cached("UPDATE documents SET heads = ?2 WHERE doc_id = ?1")?
+                .execute(params![id, text])?;
             self.cache.put(&id, doc);
             out.insert(id, split_heads(&text));
         }
@@ -68,7 +70,7 @@ impl Client {
 
     /// Documents with changes made here that the server has not accepted yet.
     pub fn unsynced_documents(&self) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT DISTINCT doc_id FROM changes WHERE status IN ('local', 'sent') ORDER BY doc_id",
         )?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
@@ -81,11 +83,8 @@ impl Client {
         }
         let saved: Option<Vec<u8>> = self
             .conn
-            .query_row(
-                "SELECT state FROM sync_state WHERE doc_id = ?1 AND peer = ?2",
-                params![id, peer],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT state FROM sync_state WHERE doc_id = ?1 AND peer = ?2")?
+            .query_row(params![id, peer], |r| r.get(0))
             .optional()?;
         // A saved state that does not decode is only an optimisation lost: start afresh.
         Ok(saved.and_then(|b| sync::State::decode(&b).ok()).unwrap_or_default())
@@ -95,7 +94,8 @@ impl Client {
     pub fn has_document(&self, id: &str) -> Result<bool> {
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM documents WHERE doc_id = ?1", [id], |_| Ok(()))
+            .prepare_cached("SELECT 1 FROM documents WHERE doc_id = ?1")?
+            .query_row([id], |_| Ok(()))
             .optional()?
             .is_some())
     }
@@ -120,9 +120,7 @@ impl Client {
         let Some(m) = message else { return Ok(None) };
         if !m.changes.is_empty() {
             let now = self.now();
-            self.conn.execute(
-                "UPDATE changes SET status = 'sent', updated_at = ?2 WHERE doc_id = ?1 AND status = 'local'",
-                params![id, now],
+            self.conn.prepare_cached("UPDATE changes SET status = 'sent', updated_at = ?2 WHERE doc_id = ?1 AND status = 'local'")?.execute(params![id, now],
             )?;
         }
         Ok(Some(m.encode()))
@@ -209,10 +207,9 @@ impl Client {
                 out.in_sync = t == o;
             }
         }
-        self.conn.execute(
-            "INSERT OR REPLACE INTO sync_state (doc_id, peer, state) VALUES (?1, ?2, ?3)",
-            params![id, peer, state.encode()],
-        )?;
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO sync_state (doc_id, peer, state) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, peer, state.encode()])?;
         self.sync_states.insert((id.to_string(), peer.to_string()), state);
         self.cache.put(id, doc);
         Ok(out)
@@ -250,21 +247,22 @@ impl Client {
     /// here is waiting or was refused (those stay, for upload or for the supervisor). Returns
     /// whether it was removed.
     pub fn remove_if_settled(&mut self, id: &str) -> Result<bool> {
-        let unsettled: i64 = self.conn.query_row(
-            "SELECT count(*) FROM changes WHERE doc_id = ?1 AND status IN ('local', 'sent', 'rejected')",
-            [id],
-            |r| r.get(0),
-        )?;
+        let unsettled: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM changes WHERE doc_id = ?1 AND status IN ('local', 'sent', 'rejected')",
+            )?
+            .query_row([id], |r| r.get(0))?;
         if unsettled > 0 {
             return Ok(false);
         }
         self.cache.take(id);
         let tx = self.conn.transaction()?;
         project::clear(&tx, id)?;
-        tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id])?;
-        tx.execute("DELETE FROM documents WHERE doc_id = ?1", [id])?;
-        tx.execute("DELETE FROM sync_state WHERE doc_id = ?1", [id])?;
-        tx.execute("DELETE FROM changes WHERE doc_id = ?1", [id])?;
+        tx.prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?.execute([id])?;
+        tx.prepare_cached("DELETE FROM documents WHERE doc_id = ?1")?.execute([id])?;
+        tx.prepare_cached("DELETE FROM sync_state WHERE doc_id = ?1")?.execute([id])?;
+        tx.prepare_cached("DELETE FROM changes WHERE doc_id = ?1")?.execute([id])?;
         tx.commit()?;
         Ok(true)
     }
@@ -275,9 +273,7 @@ impl Client {
     /// there, so all waiting ones are accepted. Returns how many moved.
     pub fn mark_all_accepted(&mut self, id: &str) -> Result<usize> {
         let now = self.now();
-        Ok(self.conn.execute(
-            "UPDATE changes SET status = 'accepted', reason = NULL, updated_at = ?2 WHERE doc_id = ?1 AND status IN ('local', 'sent')",
-            params![id, now],
+        Ok(self.conn.prepare_cached("UPDATE changes SET status = 'accepted', reason = NULL, updated_at = ?2 WHERE doc_id = ?1 AND status IN ('local', 'sent')")?.execute(params![id, now],
         )?)
     }
 }
@@ -341,13 +337,11 @@ impl Client {
             let tx = self.conn.transaction()?;
             for c in &gone {
                 let h = c.hash().to_string();
-                tx.execute(
-                    "INSERT OR IGNORE INTO set_aside (hash, doc_id, change, reason, set_aside_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![h, id, c.raw_bytes(), reason, now],
+                tx.prepare_cached("INSERT OR IGNORE INTO set_aside (hash, doc_id, change, reason, set_aside_at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![h, id, c.raw_bytes(), reason, now],
                 )?;
-                tx.execute("DELETE FROM changes WHERE hash = ?1", [&h])?;
+                tx.prepare_cached("DELETE FROM changes WHERE hash = ?1")?.execute([&h])?;
             }
-            tx.execute("DELETE FROM sync_state WHERE doc_id = ?1", [id])?;
+            tx.prepare_cached("DELETE FROM sync_state WHERE doc_id = ?1")?.execute([id])?;
             tx.commit()?;
         }
         self.sync_states.retain(|(d, _), _| d != id);
@@ -359,7 +353,7 @@ impl Client {
 
     /// Changes set aside from a document (or from all, with `None`), newest first.
     pub fn set_aside(&self, id: Option<&str>) -> Result<Vec<SetAside>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT hash, doc_id, reason, set_aside_at FROM set_aside WHERE ?1 IS NULL OR doc_id = ?1 ORDER BY set_aside_at DESC, hash",
         )?;
         let rows = stmt.query_map([id], |r| {
