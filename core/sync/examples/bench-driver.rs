@@ -653,11 +653,21 @@ async fn live(dir: &Path, o: &Opts, creds: &Creds, ph: &mut Phases) -> Res<Outco
         .run("connect", async {
             let hs: Vec<((Handle, WatchRx), (Handle, WatchRx))> =
                 pairs.iter().map(|(a, b)| (start_watched(&a.store), start_watched(&b.store))).collect();
-            // Connected: each store's sync has said Idle once; give the sockets a moment.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            Ok(hs)
+            // Connected: each store's sync has said Idle once (its first round done), or 30 s
+            // have passed (those that did not are counted).
+            let until = Instant::now() + Duration::from_secs(30);
+            let mut connected = 0usize;
+            for (_, w) in hs.iter().flat_map(|(a, b)| [a, b]) {
+                let mut w = w.clone();
+                let left = until.saturating_duration_since(Instant::now());
+                if tokio::time::timeout(left, w.wait_for(|n| *n > 0)).await.is_ok_and(|r| r.is_ok()) {
+                    connected += 1;
+                }
+            }
+            Ok((hs, connected))
         })
         .await?;
+    let (handles, connected) = handles;
     let live_end = Instant::now() + Duration::from_secs(o.live_seconds);
     let interval = Duration::from_millis(o.interval_ms);
     let results = ph
@@ -676,6 +686,7 @@ async fn live(dir: &Path, o: &Opts, creds: &Creds, ph: &mut Phases) -> Res<Outco
                     .await;
                     let mut samples = Vec::new();
                     let mut lost = 0usize;
+                    let mut lost_unsent = 0usize;
                     for r in 0..edits {
                         if Instant::now() > live_end {
                             break;
@@ -708,6 +719,16 @@ async fn live(dir: &Path, o: &Opts, creds: &Creds, ph: &mut Phases) -> Res<Outco
                             }
                             if t0.elapsed() > LIVE_LOST_AFTER {
                                 lost += 1;
+                                // Where it is stuck: still waiting on the sender, or accepted
+                                // by the server and not on the other phone.
+                                let waiting = op(from, |c| Ok(c.unsynced_documents()?.len())).await?;
+                                eprintln!(
+                                    "[bench] pair {k} edit {r} not seen in {} s (sender's unaccepted files: {waiting})",
+                                    LIVE_LOST_AFTER.as_secs()
+                                );
+                                if waiting > 0 {
+                                    lost_unsent += 1;
+                                }
                                 break;
                             }
                             // Woken by the other phone's next finished exchange (or, should
@@ -716,27 +737,29 @@ async fn live(dir: &Path, o: &Opts, creds: &Creds, ph: &mut Phases) -> Res<Outco
                         }
                         tokio::time::sleep(interval).await;
                     }
-                    Ok::<_, Error>((samples, lost))
+                    Ok::<_, Error>((samples, lost, lost_unsent))
                 }));
             }
             let mut all = Vec::new();
-            let mut lost = 0;
+            let (mut lost, mut unsent) = (0, 0);
             for t in tasks {
-                let (s, l) = t.await??;
+                let (s, l, u) = t.await??;
                 all.extend(s);
                 lost += l;
+                unsent += u;
             }
-            Ok((all, lost))
+            Ok((all, lost, unsent))
         })
         .await?;
     stop_all(handles.into_iter().flat_map(|((a, _), (b, _))| [a, b]).collect()).await?;
-    let (mut samples, lost) = results;
+    let (mut samples, lost, lost_unsent) = results;
     samples.sort_by(f64::total_cmp);
     let mut extra = serde_json::Map::new();
-    extra.insert("connected".into(), json!(o.phones));
+    extra.insert("connected".into(), json!(connected));
     extra.insert("pairs".into(), json!(pairs.len()));
     extra.insert("edits_delivered".into(), json!(samples.len()));
     extra.insert("edits_lost".into(), json!(lost));
+    extra.insert("edits_lost_unsent".into(), json!(lost_unsent));
     extra.insert("latency_p50_ms".into(), json!(percentile(&samples, 50.0)));
     extra.insert("latency_p99_ms".into(), json!(percentile(&samples, 99.0)));
     extra.insert("latency_max_ms".into(), json!(samples.last().map(|m| (m * 10.0).round() / 10.0)));
