@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -344,6 +345,8 @@ def one_run(label: str, target: str, base_cmd: list[str], scenario: str, size: t
         log(f"{scenario} / {label}: {shlex.join(cmd)}")
         result, marks, client_cpu = run_load(cmd, server, args.timeout)
         cpu_end = server.cpu()
+        if target == "kefu":
+            rec.update(kefu_message_times(server.url))
         rss = peak_rss_bytes(server.proc.pid)
         code = stop_server_proc(server.proc)
         storage, files = dir_size(server.data)
@@ -386,6 +389,32 @@ def one_run(label: str, target: str, base_cmd: list[str], scenario: str, size: t
         log(f"{scenario} / {label}: wall {rec.get('wall_ms')} ms, server CPU {rec['server_cpu_s']} s, "
             f"RSS {rec['server_peak_rss_bytes'] / 2**20:.1f} MiB, storage {rec['storage_bytes']} B")
     return rec
+
+
+def kefu_message_times(url: str) -> dict:
+    """The server's own time per sync message (decode, validate, commit, answer), over the
+    whole load run, from its `kefu_sync_latency_seconds` histogram: the bucket bounds (ms)
+    within which half and 99 % of the messages were handled."""
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except OSError as e:
+        log(f"could not read {url}/metrics: {e}")
+        return {}
+    buckets = []
+    for m in re.finditer(r'^kefu_sync_latency_seconds_bucket\{le="([^"]+)"\} (\d+)$', text, re.M):
+        buckets.append((float("inf") if m.group(1) == "+Inf" else float(m.group(1)), int(m.group(2))))
+    total = buckets[-1][1] if buckets else 0
+    if not total:
+        return {}
+
+    def bound(q: float):
+        for le, n in buckets:
+            if n >= q * total:
+                return None if le == float("inf") else round(le * 1000, 1)
+        return None
+
+    return {"server_messages": total, "server_msg_p50_ms": bound(0.5), "server_msg_p99_ms": bound(0.99)}
 
 
 def read_export_ids(path: Path) -> list[str]:
@@ -505,6 +534,8 @@ METRICS = [
     ("storage_files", "storage, files", None),
     ("latency_p50_ms", "change → other device p50, ms", "cost"),
     ("latency_p99_ms", "change → other device p99, ms", "cost"),
+    ("server_msg_p50_ms", "server time per sync message, p50 ≤ ms", None),
+    ("server_msg_p99_ms", "server time per sync message, p99 ≤ ms", None),
     ("connected", "phones connected", None),
     ("cold_start_ms", "cold start (spawn → listening), ms", "cost"),
     ("rss_at_rest_mib", "server RSS at rest after start, MiB", "cost"),

@@ -420,6 +420,43 @@ fn many_edits_are_compacted_and_reload_identically() {
     assert_eq!(after.contacts.len(), 35);
 }
 
+/// A burst of work (a first sync of many files) grows the WAL; the background checkpoint
+/// takes it into the database and the WAL file is cut back to `db::WAL_KEEP_BYTES` instead of
+/// keeping its largest size on the phone for good.
+#[test]
+fn the_wal_of_a_busy_store_is_checkpointed_and_cut_back() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("c.db");
+    let wal = dir.path().join("c.db-wal");
+    let (mut c, _) = client(&path, "li", Role::Agent);
+    let wal_len = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let note = "客户反映空调外机噪音大，已约师傅上门检查。".repeat(40);
+    let mut n = 0;
+    while wal_len() <= 2 * db::WAL_KEEP_BYTES {
+        let id = ok(c.create_customer(NewCustomer {
+            profile: profile(&format!("客户{n}"), &format!("139{n:08}")),
+            classification: None,
+        }));
+        ok(c.log_contact(&id, ContactChannel::Phone, &note));
+        n += 1;
+        assert!(n < 20_000, "the WAL never grew past {} bytes", 2 * db::WAL_KEEP_BYTES);
+    }
+    // Within a few of the checkpointer's looks (every 500 ms) the WAL is checkpointed; the
+    // next commit restarts it and it is cut back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut extra = 0;
+    while wal_len() > db::WAL_KEEP_BYTES {
+        assert!(std::time::Instant::now() < deadline, "the WAL stayed at {} bytes", wal_len());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        ok(c.create_customer(NewCustomer {
+            profile: profile(&format!("补录{extra}"), &format!("137{extra:08}")),
+            classification: None,
+        }));
+        extra += 1;
+    }
+    assert_eq!(ok(c.documents(None)).len(), n + extra);
+}
+
 #[test]
 fn a_damaged_record_fails_alone() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
