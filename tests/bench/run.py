@@ -267,10 +267,12 @@ def stop_server_proc(proc: subprocess.Popen) -> int | None:
 # One run: a fresh server, one load command, measurements.
 
 
-def run_load(cmd: list[str], server: Server, timeout_s: int) -> tuple[dict, dict, float]:
+def run_load(cmd: list[str], server: Server, timeout_s: int) -> tuple[dict, dict, float, dict]:
     """Runs the load command; returns (its JSON, server CPU seconds at each phase mark, client CPU
-    seconds). The command's stderr is scanned for phase marks; its last stdout line is JSON."""
+    seconds, Kefu's message-time histogram at each phase mark). The command's stderr is scanned
+    for phase marks; its last stdout line is JSON."""
     marks: dict[str, float] = {}
+    hists: dict[str, list[tuple[float, int]]] = {}
     tail: list[str] = []
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
@@ -283,6 +285,8 @@ def run_load(cmd: list[str], server: Server, timeout_s: int) -> tuple[dict, dict
             m = PHASE_RE.match(line)
             if m:
                 marks[f"{m.group(1)}:{m.group(2)}"] = server.cpu()
+                if server.kind == "kefu":
+                    hists[f"{m.group(1)}:{m.group(2)}"] = kefu_histogram(server.url)
             tail.append(line)
             del tail[:-40]
 
@@ -316,7 +320,7 @@ def run_load(cmd: list[str], server: Server, timeout_s: int) -> tuple[dict, dict
         result["error"] = f"exit code {proc.returncode}"
     if "error" in result:
         result["stderr_tail"] = tail[-15:]
-    return result, marks, client_cpu
+    return result, marks, client_cpu, hists
 
 
 def one_run(label: str, target: str, base_cmd: list[str], scenario: str, size: tuple[int, int, int],
@@ -343,10 +347,10 @@ def one_run(label: str, target: str, base_cmd: list[str], scenario: str, size: t
         if server.credentials:
             cmd += ["--credentials", str(server.credentials)]
         log(f"{scenario} / {label}: {shlex.join(cmd)}")
-        result, marks, client_cpu = run_load(cmd, server, args.timeout)
+        result, marks, client_cpu, hists = run_load(cmd, server, args.timeout)
         cpu_end = server.cpu()
         if target == "kefu":
-            rec.update(kefu_message_times(server.url))
+            rec.update(kefu_message_times(hists, result.get("wall_phases") or []))
         rss = peak_rss_bytes(server.proc.pid)
         code = stop_server_proc(server.proc)
         storage, files = dir_size(server.data)
@@ -391,19 +395,32 @@ def one_run(label: str, target: str, base_cmd: list[str], scenario: str, size: t
     return rec
 
 
-def kefu_message_times(url: str) -> dict:
-    """The server's own time per sync message (decode, validate, commit, answer), over the
-    whole load run, from its `kefu_sync_latency_seconds` histogram: the bucket bounds (ms)
-    within which half and 99 % of the messages were handled."""
+def kefu_histogram(url: str) -> list[tuple[float, int]]:
+    """Kefu's `kefu_sync_latency_seconds` histogram now: (upper bound in s, cumulative count)."""
     try:
         with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
             text = r.read().decode()
     except OSError as e:
         log(f"could not read {url}/metrics: {e}")
-        return {}
-    buckets = []
+        return []
+    out = []
     for m in re.finditer(r'^kefu_sync_latency_seconds_bucket\{le="([^"]+)"\} (\d+)$', text, re.M):
-        buckets.append((float("inf") if m.group(1) == "+Inf" else float(m.group(1)), int(m.group(2))))
+        out.append((float("inf") if m.group(1) == "+Inf" else float(m.group(1)), int(m.group(2))))
+    return out
+
+
+def kefu_message_times(hists: dict, wall_phases: list[str]) -> dict:
+    """The server's own time per sync message (decode, validate, commit, answer, with the wait
+    for the database) in the timed phases, from its histogram read at each phase mark: the
+    bucket bounds (ms) within which half and 99 % of those messages were handled."""
+    counts: dict[float, int] = {}
+    for name in wall_phases:
+        a, b = hists.get(f"{name}:start"), hists.get(f"{name}:end")
+        if not a or not b or len(a) != len(b):
+            continue
+        for (le, n0), (_, n1) in zip(a, b):
+            counts[le] = counts.get(le, 0) + n1 - n0
+    buckets = sorted(counts.items())
     total = buckets[-1][1] if buckets else 0
     if not total:
         return {}
@@ -493,7 +510,7 @@ def store_100k(args: argparse.Namespace, node_load: list[str]) -> dict:
                 if label == "kefu":
                     cmd += ["--credentials", str(creds)]
                 log(f"store-100k / {label}: {shlex.join(cmd)}")
-                result, marks, client_cpu = run_load(cmd, server, args.timeout)
+                result, marks, client_cpu, _ = run_load(cmd, server, args.timeout)
                 rec.update(result)
                 rec["server_cpu_run_s"] = round(server.cpu() - cpu0, 3)
                 rec["server_peak_rss_bytes"] = peak_rss_bytes(server.proc.pid)
