@@ -412,11 +412,18 @@ async function phase(name, fn) {
   log(`phase ${name} start`)
   const sent = wire.sent
   const received = wire.received
+  const sentMessages = wire.sentMessages
+  const receivedMessages = wire.receivedMessages
   const t0 = now()
   const r = await fn()
   const ms = Math.round((now() - t0) * 10) / 10
   phases[name] = ms
-  phaseBytes[name] = { sent: wire.sent - sent, received: wire.received - received }
+  phaseBytes[name] = {
+    sent: wire.sent - sent,
+    received: wire.received - received,
+    messages_sent: wire.sentMessages - sentMessages,
+    messages_received: wire.receivedMessages - receivedMessages,
+  }
   log(`phase ${name} end ${ms}`)
   return r
 }
