@@ -264,3 +264,72 @@ pub fn profile(name: &str, phone_no: &str) -> Profile {
 pub fn new_customer(name: &str, phone_no: &str) -> NewCustomer {
     NewCustomer { profile: profile(name, phone_no), classification: None }
 }
+
+/// Raw automerge-repo protocol over a WebSocket, for tests that check what the server sends.
+pub mod raw {
+    use std::time::Duration;
+
+    use futures_util::{SinkExt, StreamExt};
+    use kefu_protocol::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+
+    use crate::Server;
+
+    pub type Socket =
+        tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+    pub fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    pub fn ws_url(server: &Server) -> String {
+        format!("{}/sync", server.url.replace("http://", "ws://"))
+    }
+
+    /// Opens a raw socket with `token` (if any): the HTTP status when refused.
+    pub async fn open(server: &Server, token: Option<&str>) -> Result<Socket, u16> {
+        let mut req = ws_url(server).into_client_request().unwrap();
+        if let Some(t) = token {
+            req.headers_mut().insert("Authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((s, _)) => Ok(s),
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+
+    pub async fn send(s: &mut Socket, m: &Message) {
+        s.send(Ws::Binary(kefu_protocol::encode(m).into())).await.unwrap();
+    }
+
+    /// The next protocol message, or `None` when the server closed the connection.
+    pub async fn recv(s: &mut Socket) -> Option<Message> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), s.next()).await.expect("the server answers") {
+                Some(Ok(Ws::Binary(b))) => return Some(kefu_protocol::decode(&b).unwrap()),
+                Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    pub async fn joined(server: &Server, token: &str, me: &str) -> Socket {
+        let mut s = open(server, Some(token)).await.unwrap();
+        let join = Message::Join {
+            sender_id: me.into(),
+            supported_protocol_versions: vec!["1".into()],
+            metadata: None,
+        };
+        send(&mut s, &join).await;
+        assert!(matches!(recv(&mut s).await, Some(Message::Peer { .. })));
+        s
+    }
+
+    /// The next protocol message if one comes within `wait`; `Some(None)` when the server
+    /// closed the connection.
+    pub async fn recv_within(s: &mut Socket, wait: Duration) -> Option<Option<Message>> {
+        tokio::time::timeout(wait, recv(s)).await.ok()
+    }
+}

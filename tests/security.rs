@@ -6,62 +6,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use kefu_model::automerge::sync::{self, SyncDoc};
 use kefu_model::automerge::AutoCommit;
 use kefu_model::enums::Shift;
 use kefu_protocol::Message;
 use kefu_store::SyncStatus;
+use kefu_tests::raw::{joined, open, recv, rt, send, Socket};
 use kefu_tests::{eventually, new_customer, phone, sync, with, Server};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as Ws;
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
-
-fn ws_url(server: &Server) -> String {
-    format!("{}/sync", server.url.replace("http://", "ws://"))
-}
-
-/// Opens a raw socket with `token` (if any): the HTTP status when refused.
-async fn open(server: &Server, token: Option<&str>) -> Result<Socket, u16> {
-    let mut req = ws_url(server).into_client_request().unwrap();
-    if let Some(t) = token {
-        req.headers_mut().insert("Authorization", format!("Bearer {t}").parse().unwrap());
-    }
-    match tokio_tungstenite::connect_async(req).await {
-        Ok((s, _)) => Ok(s),
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
-        Err(e) => panic!("connect: {e}"),
-    }
-}
-
-async fn send(s: &mut Socket, m: &Message) {
-    s.send(Ws::Binary(kefu_protocol::encode(m).into())).await.unwrap();
-}
-
-/// The next protocol message, or `None` when the server closed the connection.
-async fn recv(s: &mut Socket) -> Option<Message> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), s.next()).await.expect("the server answers") {
-            Some(Ok(Ws::Binary(b))) => return Some(kefu_protocol::decode(&b).unwrap()),
-            Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => return None,
-            Some(Ok(_)) => {}
-        }
-    }
-}
-
-async fn joined(server: &Server, token: &str, me: &str) -> Socket {
-    let mut s = open(server, Some(token)).await.unwrap();
-    let join =
-        Message::Join { sender_id: me.into(), supported_protocol_versions: vec!["1".into()], metadata: None };
-    send(&mut s, &join).await;
-    assert!(matches!(recv(&mut s).await, Some(Message::Peer { .. })));
-    s
-}
 
 /// The server answers with an `error` message and closes.
 async fn closed_with_error(s: &mut Socket) -> String {

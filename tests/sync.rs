@@ -5,11 +5,15 @@
 
 use std::time::Duration;
 
+use kefu_model::automerge::sync::{self, SyncDoc};
+use kefu_model::automerge::AutoCommit;
 use kefu_model::enums::{ClockKind, VisitReason};
 use kefu_model::lifecycle::VisitStep;
 use kefu_model::records::customer::CustomerFile;
 use kefu_model::verbs::{NewVisit, VisitCompletion};
+use kefu_protocol::Message;
 use kefu_store::SyncStatus;
+use kefu_tests::raw::{joined, recv, recv_within, rt, send};
 use kefu_tests::{new_customer, phone, profile, sync, with, Server};
 
 fn now_ms() -> i64 {
@@ -416,4 +420,62 @@ fn reassigned_files_leave_the_phone_only_when_nothing_is_unsettled() {
     // Syncing again offers the same refused edit again: still one quarantine entry.
     sync(&zhang);
     assert_eq!(server.count(&format!("SELECT count(*) FROM quarantine WHERE doc_id = '{d2}'")), 1);
+}
+
+/// A stock automerge-repo client pulling a file: its request, the file, its acknowledgement,
+/// then the server's heads once (as the reference server answers: without that answer the
+/// stock client did about four times the work per file, docs/performance.md lesson 13), and
+/// then nothing: a peer repeating its heads is not echoed.
+#[test]
+fn an_acknowledged_pull_is_answered_with_the_servers_heads_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("li", "agent", Some("A"));
+    let li = phone(dir.path(), &server, "li");
+    let id = with(&li, |c| c.create_customer(new_customer("周九", "13911112222"))).unwrap().to_string();
+    assert!(sync(&li).accepted >= 1);
+    let token = server.login("li")["token"].as_str().unwrap().to_string();
+    let sync_msg = |data: Vec<u8>| Message::Sync {
+        document_id: id.clone(),
+        sender_id: "puller".into(),
+        target_id: "server".into(),
+        data,
+    };
+    let from_server = |m: Option<Message>| match m {
+        Some(Message::Sync { data, .. }) => sync::Message::decode(&data).unwrap(),
+        other => panic!("expected a sync message, got {other:?}"),
+    };
+    rt().block_on(async {
+        let mut s = joined(&server, &token, "puller").await;
+        let mut doc = AutoCommit::new();
+        let mut state = sync::State::new();
+        let first = doc.sync().generate_sync_message(&mut state).unwrap();
+        let request = Message::Request {
+            document_id: id.clone(),
+            sender_id: "puller".into(),
+            target_id: "server".into(),
+            data: first.encode(),
+        };
+        send(&mut s, &request).await;
+        let file = from_server(recv(&mut s).await);
+        assert!(!file.changes.is_empty(), "the first answer holds the file");
+        doc.sync().receive_sync_message(&mut state, file).unwrap();
+        let heads = doc.get_heads();
+        assert!(!heads.is_empty());
+        let ack = doc.sync().generate_sync_message(&mut state).expect("an acknowledgement");
+        assert!(ack.changes.is_empty());
+        send(&mut s, &sync_msg(ack.encode())).await;
+
+        let answer = from_server(recv(&mut s).await);
+        assert_eq!(answer.heads, heads);
+        assert!(answer.changes.is_empty(), "heads only");
+        doc.sync().receive_sync_message(&mut state, answer).unwrap();
+        assert!(doc.sync().generate_sync_message(&mut state).is_none(), "in sync, nothing left to say");
+
+        state.have_responded = false;
+        let again = doc.sync().generate_sync_message(&mut state).unwrap();
+        send(&mut s, &sync_msg(again.encode())).await;
+        let echo = recv_within(&mut s, Duration::from_millis(500)).await;
+        assert!(echo.is_none(), "heads repeated by the peer are not echoed: {echo:?}");
+    });
 }
