@@ -327,6 +327,26 @@ pub mod raw {
         s
     }
 
+    /// A `request` for `document_id` from peer `me`, carrying the sync message `data`.
+    pub fn request(document_id: &str, me: &str, data: Vec<u8>) -> Message {
+        Message::Request {
+            document_id: document_id.into(),
+            sender_id: me.into(),
+            target_id: "server".into(),
+            data,
+        }
+    }
+
+    /// A `sync` for `document_id` from peer `me`, carrying the sync message `data`.
+    pub fn sync(document_id: &str, me: &str, data: Vec<u8>) -> Message {
+        Message::Sync {
+            document_id: document_id.into(),
+            sender_id: me.into(),
+            target_id: "server".into(),
+            data,
+        }
+    }
+
     /// The next protocol message if one comes within `wait`; `Some(None)` when the server
     /// closed the connection.
     pub async fn recv_within(s: &mut Socket, wait: Duration) -> Option<Option<Message>> {

@@ -12,7 +12,7 @@ use kefu_model::automerge::AutoCommit;
 use kefu_model::enums::Shift;
 use kefu_protocol::Message;
 use kefu_store::SyncStatus;
-use kefu_tests::raw::{joined, open, recv, rt, send, Socket};
+use kefu_tests::raw::{joined, open, recv, request, rt, send, Socket};
 use kefu_tests::{eventually, new_customer, phone, sync, with, Server};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
@@ -55,13 +55,7 @@ fn tokens_access_and_read_only_users() {
         let mut empty = AutoCommit::new();
         let data = empty.sync().generate_sync_message(&mut sync::State::new()).unwrap().encode();
         for doc in [other_team.to_string(), kefu_model::DocumentId::from_bytes([9; 16]).to_string()] {
-            let req = Message::Request {
-                document_id: doc.clone(),
-                sender_id: "zhang-raw".into(),
-                target_id: "server".into(),
-                data: data.clone(),
-            };
-            send(&mut s, &req).await;
+            send(&mut s, &request(&doc, "zhang-raw", data.clone())).await;
             match recv(&mut s).await {
                 Some(Message::DocUnavailable { document_id, .. }) => assert_eq!(document_id, doc),
                 other => panic!("expected doc-unavailable, got {other:?}"),
@@ -199,13 +193,9 @@ fn misbehaving_connections_are_closed_alone() {
         assert!(closed_with_error(&mut first).await.contains("replaced"));
 
         // The bystander still talks to the server, and a phone still syncs.
-        let req = Message::Request {
-            document_id: kefu_model::DocumentId::from_bytes([4; 16]).to_string(),
-            sender_id: "bystander".into(),
-            target_id: "server".into(),
-            data: AutoCommit::new().sync().generate_sync_message(&mut sync::State::new()).unwrap().encode(),
-        };
-        send(&mut bystander, &req).await;
+        let doc = kefu_model::DocumentId::from_bytes([4; 16]).to_string();
+        let data = AutoCommit::new().sync().generate_sync_message(&mut sync::State::new()).unwrap().encode();
+        send(&mut bystander, &request(&doc, "bystander", data)).await;
         assert!(matches!(recv(&mut bystander).await, Some(Message::DocUnavailable { .. })));
     });
     let id = with(&li, |c| c.create_customer(new_customer("孙八", "13911112222"))).unwrap();

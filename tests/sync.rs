@@ -13,7 +13,7 @@ use kefu_model::records::customer::CustomerFile;
 use kefu_model::verbs::{NewVisit, VisitCompletion};
 use kefu_protocol::Message;
 use kefu_store::SyncStatus;
-use kefu_tests::raw::{joined, recv, recv_within, rt, send};
+use kefu_tests::raw::{self, joined, recv, recv_within, rt, send};
 use kefu_tests::{new_customer, phone, profile, sync, with, Server};
 
 fn now_ms() -> i64 {
@@ -435,12 +435,6 @@ fn an_acknowledged_pull_is_answered_with_the_servers_heads_once() {
     let id = with(&li, |c| c.create_customer(new_customer("周九", "13911112222"))).unwrap().to_string();
     assert!(sync(&li).accepted >= 1);
     let token = server.login("li")["token"].as_str().unwrap().to_string();
-    let sync_msg = |data: Vec<u8>| Message::Sync {
-        document_id: id.clone(),
-        sender_id: "puller".into(),
-        target_id: "server".into(),
-        data,
-    };
     let from_server = |m: Option<Message>| match m {
         Some(Message::Sync { data, .. }) => sync::Message::decode(&data).unwrap(),
         other => panic!("expected a sync message, got {other:?}"),
@@ -450,13 +444,7 @@ fn an_acknowledged_pull_is_answered_with_the_servers_heads_once() {
         let mut doc = AutoCommit::new();
         let mut state = sync::State::new();
         let first = doc.sync().generate_sync_message(&mut state).unwrap();
-        let request = Message::Request {
-            document_id: id.clone(),
-            sender_id: "puller".into(),
-            target_id: "server".into(),
-            data: first.encode(),
-        };
-        send(&mut s, &request).await;
+        send(&mut s, &raw::request(&id, "puller", first.encode())).await;
         let file = from_server(recv(&mut s).await);
         assert!(!file.changes.is_empty(), "the first answer holds the file");
         doc.sync().receive_sync_message(&mut state, file).unwrap();
@@ -464,7 +452,7 @@ fn an_acknowledged_pull_is_answered_with_the_servers_heads_once() {
         assert!(!heads.is_empty());
         let ack = doc.sync().generate_sync_message(&mut state).expect("an acknowledgement");
         assert!(ack.changes.is_empty());
-        send(&mut s, &sync_msg(ack.encode())).await;
+        send(&mut s, &raw::sync(&id, "puller", ack.encode())).await;
 
         let answer = from_server(recv(&mut s).await);
         assert_eq!(answer.heads, heads);
@@ -474,7 +462,7 @@ fn an_acknowledged_pull_is_answered_with_the_servers_heads_once() {
 
         state.have_responded = false;
         let again = doc.sync().generate_sync_message(&mut state).unwrap();
-        send(&mut s, &sync_msg(again.encode())).await;
+        send(&mut s, &raw::sync(&id, "puller", again.encode())).await;
         let echo = recv_within(&mut s, Duration::from_millis(500)).await;
         assert!(echo.is_none(), "heads repeated by the peer are not echoed: {echo:?}");
     });
