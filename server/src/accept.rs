@@ -11,7 +11,9 @@
 //! when and why; it is never silently dropped.
 
 use kefu_model::automerge::{AutoCommit, Change, ChangeHash};
-use kefu_model::document::{forget_patches, json_of, kind_of_json, record_of_json};
+use kefu_model::document::{
+    forget_patches, json_of, json_text, json_text_of, kind_of_json, record_of_json, record_of_json_text,
+};
 use kefu_model::enums::{DocKind, Role};
 use kefu_model::records::appearance::{AppearanceCheck, AppearanceTemplate};
 use kefu_model::records::attendance::AttendanceMonth;
@@ -59,9 +61,11 @@ pub struct Stored {
     pub doc: AutoCommit,
     /// What access decisions need.
     pub meta: DocMeta,
-    /// The document's current version as JSON, when already read (the next acceptance
-    /// compares against it instead of reading the document again).
-    pub json: Option<Json>,
+    /// The document's current version as JSON text, when already read (the next acceptance
+    /// compares against it instead of reading the document again). Text, not a
+    /// `serde_json::Value` tree: the tree of a customer file took about five times the memory
+    /// of the automerge document itself, in every cached document.
+    pub json: Option<Box<str>>,
 }
 
 impl Stored {
@@ -70,15 +74,10 @@ impl Stored {
         Stored { doc, meta, json: None }
     }
 
-    /// The current version as JSON, read once.
-    pub fn json(&mut self) -> &Json {
-        self.json.get_or_insert_with(|| json_of(&self.doc))
-    }
-
     /// This document as the version before incoming changes.
     pub fn before(&mut self) -> Before<'_> {
         let heads = self.doc.get_heads();
-        let json = self.json.get_or_insert_with(|| json_of(&self.doc));
+        let json = self.json.get_or_insert_with(|| json_text_of(&self.doc));
         Before { heads, meta: &self.meta, json }
     }
 }
@@ -90,8 +89,8 @@ pub struct BeforeRef<'a> {
     pub heads: &'a [ChangeHash],
     /// Its metadata.
     pub meta: &'a DocMeta,
-    /// Its JSON.
-    pub json: &'a Json,
+    /// Its JSON text.
+    pub json: &'a str,
 }
 
 /// [`BeforeRef`] with its heads owned.
@@ -101,8 +100,8 @@ pub struct Before<'a> {
     pub heads: Vec<ChangeHash>,
     /// Its metadata.
     pub meta: &'a DocMeta,
-    /// Its JSON.
-    pub json: &'a Json,
+    /// Its JSON text.
+    pub json: &'a str,
 }
 
 impl Before<'_> {
@@ -112,13 +111,14 @@ impl Before<'_> {
     }
 }
 
-/// What an accepted change leaves: the document's new metadata and its JSON (for the cache).
+/// What an accepted change leaves: the document's new metadata and its JSON text (for the
+/// cache).
 #[derive(Debug, Clone)]
 pub struct Accepted {
     /// The new metadata.
     pub meta: DocMeta,
-    /// The new version as JSON.
-    pub json: Json,
+    /// The new version as JSON text.
+    pub json: Box<str>,
 }
 
 /// The stored metadata columns other than the kind.
@@ -168,13 +168,15 @@ type Projection = Box<dyn FnOnce(&Transaction<'_>, &str) -> Result<(), ServerErr
 
 /// The typed reading of a new version, validated (and checked against the version before).
 fn checked<R: Record>(
-    before: Option<&Json>,
+    before: Option<(DocKind, &str)>,
     after: &Json,
     meta: impl Fn(&R) -> DocMeta,
 ) -> Result<(DocMeta, Projection), String> {
     let new: R = record_of_json(after).map_err(|e| e.to_string())?;
     let result = match before {
-        Some(b) => validate_transition(&record_of_json::<R>(b).map_err(|e| e.to_string())?, &new),
+        Some((kind, text)) => {
+            validate_transition(&record_of_json_text::<R>(kind, text).map_err(|e| e.to_string())?, &new)
+        }
         None => new.problems().into_result(),
     };
     result.map_err(|p| p.to_string())?;
@@ -190,7 +192,7 @@ fn checked<R: Record>(
 
 /// Reads and validates `after` (and the step from `before`), returning its metadata and how to
 /// write its projection rows.
-fn check(before: Option<&Json>, after: &Json) -> Result<(DocMeta, Projection), String> {
+fn check(before: Option<(DocKind, &str)>, after: &Json) -> Result<(DocMeta, Projection), String> {
     let kind = kind_of_json(after).map_err(|e| e.to_string())?;
     let simple =
         |team: &str| DocMeta { kind, team: team.to_string(), agent: None, field_staff: None, staff: None };
@@ -334,7 +336,7 @@ pub fn accept_merged(
     };
     let refuse = |reason: &str| quarantine(conn, p, doc_id, &new, reason, now).map(|o| (o, None));
     let after_json = json_of(after);
-    let (meta, projection) = match check(before.map(|s| s.json), &after_json) {
+    let (meta, projection) = match check(before.map(|s| (s.meta.kind, s.json)), &after_json) {
         Ok(m) => m,
         Err(reason) => return refuse(&reason),
     };
@@ -422,7 +424,7 @@ pub fn accept_merged(
     }
     crate::attachments::index_refs(&tx, doc_id, &after_json)?;
     tx.commit()?;
-    Ok((Outcome::Accepted { new: hashes }, Some(Accepted { meta, json: after_json })))
+    Ok((Outcome::Accepted { new: hashes }, Some(Accepted { meta, json: json_text(&after_json) })))
 }
 
 #[cfg(test)]

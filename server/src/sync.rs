@@ -32,7 +32,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use kefu_model::automerge::sync::{self, SyncDoc};
 use kefu_model::automerge::{AutoCommit, Change};
-use kefu_model::document::{forget_patches, json_of};
+use kefu_model::document::{forget_patches, json_text_of};
 use kefu_model::ids::DocumentId;
 use kefu_protocol::{Message, Notice, PeerMetadata, PROTOCOL_VERSION};
 use rusqlite::{Connection, OptionalExtension};
@@ -748,7 +748,7 @@ fn handle_doc(
         // The version before, as acceptance compares against it.
         let before_heads = stored.doc.get_heads();
         let before_meta = stored.meta.clone();
-        let before_json = stored.json.take().unwrap_or_else(|| json_of(&stored.doc));
+        let before_json = stored.json.take().unwrap_or_else(|| json_text_of(&stored.doc));
         // The changes are applied to the cached document itself, not to a copy of it: copying
         // a whole document per incoming message was a large part of the server's cost. When
         // they are not accepted, the cached copy is dropped and the next reader loads the

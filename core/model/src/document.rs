@@ -721,6 +721,30 @@ pub fn record_of_json<R: Record>(json: &Json) -> Result<R, DocError> {
     })
 }
 
+/// The JSON text of a document (see [`json_of`]): what the server keeps of the version before
+/// the next change, a tenth of the memory of the [`Json`] tree it serialises.
+pub fn json_text_of(doc: &AutoCommit) -> Box<str> {
+    json_text(&json_of(doc))
+}
+
+/// `json` as compact text.
+pub fn json_text(json: &Json) -> Box<str> {
+    json.to_string().into_boxed_str()
+}
+
+/// Reads a record of kind `kind` from JSON text (see [`json_text`]) directly, without building a
+/// [`Json`] tree first.
+pub fn record_of_json_text<R: Record>(kind: DocKind, text: &str) -> Result<R, DocError> {
+    if kind != R::KIND {
+        return Err(DocError::WrongKind { expected: R::KIND, found: kind.to_string() });
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        DocError::Unreadable(format!("{path}: {}", e.into_inner()))
+    })
+}
+
 fn read_json<R: Record>(json: Json) -> Result<R, DocError> {
     serde_path_to_error::deserialize(json).map_err(|e| {
         let path = e.path().to_string();

@@ -381,3 +381,32 @@ proptest! {
         prop_assert!(c.problems().is_empty(), "merged state invalid: {}", c.problems());
     }
 }
+
+#[test]
+fn the_json_text_kept_of_a_version_reads_back_as_the_same_record_and_only_as_its_kind() {
+    use kefu_model::document::{json_text_of, record_of_json, record_of_json_text};
+    use kefu_model::records::roster::Roster;
+    let mut doc =
+        KefuDoc::create(&customer(), actor_id(1), &author("sup"), T0).unwrap_or_else(|e| panic!("{e}"));
+    upd(&mut doc, "agent1", T0 + 1, |c| {
+        c.profile.email = Some("wang@example.com".into());
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let text = json_text_of(doc.automerge());
+    let from_text: CustomerFile =
+        record_of_json_text(DocKind::Customer, &text).unwrap_or_else(|e| panic!("{e}"));
+    let from_tree: CustomerFile = record_of_json(&doc.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(from_text, from_tree);
+    assert_eq!(from_text.profile.email.as_deref(), Some("wang@example.com"));
+    // Read as another kind, it is refused by kind, not half-read.
+    match record_of_json_text::<Roster>(DocKind::Customer, &text) {
+        Err(DocError::WrongKind { .. }) => {}
+        other => panic!("a customer file read as a roster: {other:?}"),
+    }
+    // And a text that is not the record says where.
+    match record_of_json_text::<CustomerFile>(DocKind::Customer, r#"{"kind":"customer","team":7}"#) {
+        Err(DocError::Unreadable(why)) => assert!(why.contains("team"), "{why}"),
+        other => panic!("a broken text read as {other:?}"),
+    }
+}
