@@ -467,3 +467,28 @@ fn an_acknowledged_pull_is_answered_with_the_servers_heads_once() {
         assert!(echo.is_none(), "heads repeated by the peer are not echoed: {echo:?}");
     });
 }
+
+/// A phone back from a day offline uploads all its changes in one sync message, many times
+/// the socket's initial 8 KiB read buffer: it arrives whole and every entry is accepted.
+#[test]
+fn a_days_offline_work_in_one_message_larger_than_the_read_buffer_is_accepted_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("sup", "supervisor", Some("A"));
+    server.add_user("li", "agent", Some("A"));
+    let li = phone(dir.path(), &server, "li");
+    let sup = phone(dir.path(), &server, "sup");
+    let id = with(&li, |c| c.create_customer(new_customer("王芳", "13800001111"))).unwrap();
+    let summary = "客户来电询问橱柜安装时间、保修范围和上门费用，已逐项说明并约定回访。".repeat(3);
+    for _ in 0..80 {
+        with(&li, |c| c.log_contact(&id, kefu_model::enums::ContactChannel::Phone, &summary)).unwrap();
+    }
+    let r = sync(&li);
+    assert!(r.accepted >= 1, "{r:?}");
+    assert_eq!(with(&li, |c| c.sync_status(&id)).unwrap(), SyncStatus::Accepted);
+    assert_eq!(server.count("SELECT count(*) FROM provenance"), 81, "every change has its provenance");
+    sync(&sup);
+    let file = with(&sup, |c| c.read::<CustomerFile>(&id)).unwrap();
+    assert_eq!(file.contacts.len(), 80);
+    assert!(file.contacts.values().all(|c| c.summary == summary));
+}

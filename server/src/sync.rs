@@ -147,6 +147,9 @@ impl DocCache {
     }
 }
 
+/// The initial read buffer of each sync connection's WebSocket (tungstenite's default is 128 KiB).
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// State shared by every sync connection.
 #[derive(Debug)]
 pub struct SyncShared {
@@ -241,8 +244,12 @@ pub async fn handler(
     let limit = state.sync.limits.max_message_bytes;
     // The socket layer refuses frames far beyond the limit outright; those just above it are
     // read and answered with an `error` message.
+    // A phone's messages are small (one edit is a few hundred bytes): the socket layer's
+    // default 128 KiB read buffer per connection was half the server's memory with 1,000
+    // phones connected. Longer messages still arrive whole; the buffer grows for them.
     ws.max_message_size(limit.saturating_mul(2))
         .max_frame_size(limit.saturating_mul(2))
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| connection(socket, state, principal, token.unwrap_or_default(), follow_all))
 }
 
