@@ -63,8 +63,8 @@ pub struct Stored {
     pub meta: DocMeta,
     /// The document's current version as JSON text, when already read (the next acceptance
     /// compares against it instead of reading the document again). Text, not a
-    /// `serde_json::Value` tree: the tree of a customer file took about five times the memory
-    /// of the automerge document itself, in every cached document.
+    /// `serde_json::Value` tree: the tree of a customer file took more memory than the
+    /// automerge document itself, in every cached document (ADR 0008).
     pub json: Option<Box<str>>,
 }
 

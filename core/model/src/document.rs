@@ -715,14 +715,11 @@ pub fn record_of_json<R: Record>(json: &Json) -> Result<R, DocError> {
     if kind != R::KIND {
         return Err(DocError::WrongKind { expected: R::KIND, found: kind.to_string() });
     }
-    serde_path_to_error::deserialize(json).map_err(|e| {
-        let path = e.path().to_string();
-        DocError::Unreadable(format!("{path}: {}", e.into_inner()))
-    })
+    serde_path_to_error::deserialize(json).map_err(unreadable_at)
 }
 
 /// The JSON text of a document (see [`json_of`]): what the server keeps of the version before
-/// the next change, a tenth of the memory of the [`Json`] tree it serialises.
+/// the next change, in less memory than the [`Json`] tree it serialises.
 pub fn json_text_of(doc: &AutoCommit) -> Box<str> {
     json_text(&json_of(doc))
 }
@@ -739,17 +736,17 @@ pub fn record_of_json_text<R: Record>(kind: DocKind, text: &str) -> Result<R, Do
         return Err(DocError::WrongKind { expected: R::KIND, found: kind.to_string() });
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        DocError::Unreadable(format!("{path}: {}", e.into_inner()))
-    })
+    serde_path_to_error::deserialize(&mut de).map_err(unreadable_at)
+}
+
+/// A deserialisation error as [`DocError::Unreadable`], naming the path where it failed.
+fn unreadable_at(e: serde_path_to_error::Error<serde_json::Error>) -> DocError {
+    let path = e.path().to_string();
+    DocError::Unreadable(format!("{path}: {}", e.into_inner()))
 }
 
 fn read_json<R: Record>(json: Json) -> Result<R, DocError> {
-    serde_path_to_error::deserialize(json).map_err(|e| {
-        let path = e.path().to_string();
-        DocError::Unreadable(format!("{path}: {}", e.into_inner()))
-    })
+    serde_path_to_error::deserialize(json).map_err(unreadable_at)
 }
 
 fn sha2_16(key: &str) -> [u8; 16] {
