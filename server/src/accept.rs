@@ -216,13 +216,24 @@ fn check(before: Option<(DocKind, &str)>, after: &Json) -> Result<(DocMeta, Proj
 /// Whether the new changes only build on the version before, one after the other (the usual
 /// phone edit): then they cannot make a value concurrent with another, so a document without
 /// conflicts stays without.
+///
+/// Each change must depend on every head at that point (the version before, then the change
+/// before it). It may list more: automerge always lists the author's own previous change, even
+/// when another device's change built on it since (a phone editing after taking in the other
+/// phone's edit depends on both). Such an extra dependency is already in the document, hence
+/// behind the heads; only a dependency on a change that comes later in `new` (out of order) is
+/// not taken as linear. `new` holds every change `after` has beyond the version before, so a
+/// dependency that is not among them is in the version before.
 fn linear_extension(before_heads: &[ChangeHash], new: &[Change]) -> bool {
+    let later: std::collections::HashMap<ChangeHash, usize> =
+        new.iter().enumerate().map(|(i, c)| (c.hash(), i)).collect();
     let mut tip: Vec<ChangeHash> = before_heads.to_vec();
-    tip.sort();
-    for c in new {
-        let mut deps = c.deps().to_vec();
-        deps.sort();
-        if deps != tip {
+    for (i, c) in new.iter().enumerate() {
+        let deps = c.deps();
+        if !tip.iter().all(|h| deps.contains(h)) {
+            return false;
+        }
+        if deps.iter().any(|d| later.get(d).is_some_and(|&j| j > i)) {
             return false;
         }
         tip = vec![c.hash()];
@@ -655,5 +666,73 @@ mod tests {
             accept(&conn, &who("zhang", Role::Field), "r1", since(&mut roster, &heads), NOW),
             Ok(Outcome::ReadOnly)
         ));
+    }
+
+    fn set_district(doc: &mut KefuDoc, district: &str) {
+        let author = Author { user: "li".into(), device: "li-phone".into() };
+        doc.update(&author, NOW, |c: &mut CustomerFile| {
+            c.profile.district = Some(district.into());
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn stored_conflicts(conn: &Connection) -> i64 {
+        conn.query_row("SELECT conflicts FROM documents WHERE doc_id = 'doc1'", [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn phones_taking_turns_skip_the_conflict_walk_and_a_concurrent_edit_is_still_counted() {
+        let (_d, db) = db();
+        let conn = db.lock();
+        let li = who("li", Role::Agent);
+        let mut a = new_customer(Some("li"), Some("zhang"));
+        let out = accept(&conn, &li, "doc1", all_changes(&mut a), NOW).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(out, Outcome::Accepted { .. }), "{out:?}");
+        let mut b = KefuDoc::load(&a.save(), ActorId::random()).unwrap_or_else(|e| panic!("{e}"));
+
+        // Phone b edits; then phone a takes that edit in and edits after it.
+        let h = b.heads();
+        set_district(&mut b, "一区");
+        let out = accept(&conn, &li, "doc1", since(&mut b, &h), NOW).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(out, Outcome::Accepted { .. }), "{out:?}");
+        a.merge(&mut b).unwrap_or_else(|e| panic!("{e}"));
+        let server_heads = a.heads();
+        set_district(&mut a, "二区");
+        let turn = since(&mut a, &server_heads);
+        // Automerge lists a's own previous change besides the head it built on.
+        assert_eq!(turn.len(), 1);
+        assert_eq!(turn[0].deps().len(), 2, "{:?}", turn[0].deps());
+        assert!(linear_extension(&server_heads, &turn));
+        let out = accept(&conn, &li, "doc1", turn, NOW).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(out, Outcome::Accepted { .. }), "{out:?}");
+        assert_eq!(stored_conflicts(&conn), 0);
+
+        // Two edits in one go are linear in order, not out of it.
+        let h = a.heads();
+        set_district(&mut a, "三区");
+        set_district(&mut a, "四区");
+        let mut two = since(&mut a, &h);
+        assert!(linear_extension(&h, &two));
+        two.reverse();
+        assert!(!linear_extension(&h, &two));
+        let out = accept(&conn, &li, "doc1", since(&mut a, &h), NOW).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(out, Outcome::Accepted { .. }), "{out:?}");
+
+        // Both phones edit the district from the same version: the second is concurrent.
+        b.merge(&mut a).unwrap_or_else(|e| panic!("{e}"));
+        let h = b.heads();
+        set_district(&mut b, "五区");
+        set_district(&mut a, "六区");
+        let out = accept(&conn, &li, "doc1", since(&mut b, &h), NOW).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(out, Outcome::Accepted { .. }), "{out:?}");
+        assert_eq!(stored_conflicts(&conn), 0);
+        let server_heads = b.heads();
+        let concurrent = since(&mut a, &h);
+        assert!(!linear_extension(&server_heads, &concurrent));
+        let out = accept(&conn, &li, "doc1", concurrent, NOW).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(out, Outcome::Accepted { .. }), "{out:?}");
+        assert_eq!(stored_conflicts(&conn), 1);
     }
 }
