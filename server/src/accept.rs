@@ -367,54 +367,77 @@ pub fn accept_merged(
         _ => {}
     }
     let tx = conn.unchecked_transaction()?;
+    // Statements come from the connection's cache: preparing them anew was 6 % of the server's
+    // CPU with 1,000 phones editing.
     let existing: Option<(i64, i64, i64, i64)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT chunk_count, chunk_bytes, length(snapshot), conflicts FROM documents WHERE doc_id = ?1",
-            [doc_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
+        )?
+        .query_row([doc_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?;
     let conflicts_before = existing.map(|e| e.3);
     let heads = hex_heads(&after_heads);
     match existing {
         None => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO documents (doc_id, kind, team, agent, field_staff, staff, snapshot, heads, updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![doc_id, meta.kind.as_str(), meta.team, meta.agent, meta.field_staff, meta.staff, after.save(), heads, now],
-            )?;
+            )?
+            .execute(params![
+                doc_id,
+                meta.kind.as_str(),
+                meta.team,
+                meta.agent,
+                meta.field_staff,
+                meta.staff,
+                after.save(),
+                heads,
+                now
+            ])?;
         }
         Some((count, bytes, snap, _)) => {
             let chunk = after.save_after(&before_heads);
             if count + 1 > COMPACT_AFTER_CHUNKS || bytes + chunk.len() as i64 > snap {
-                tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [doc_id])?;
-                tx.execute(
+                tx.prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?.execute([doc_id])?;
+                tx.prepare_cached(
                     "UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0 WHERE doc_id = ?1",
-                    params![doc_id, after.save()],
-                )?;
+                )?
+                .execute(params![doc_id, after.save()])?;
             } else {
-                tx.execute(
-                    "INSERT INTO chunks (doc_id, seq, data) VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), ?2)",
-                    params![doc_id, chunk],
-                )?;
-                tx.execute(
-                    "UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2 WHERE doc_id = ?1",
-                    params![doc_id, chunk.len() as i64],
-                )?;
+                tx.prepare_cached(
+                    "INSERT INTO chunks (doc_id, seq, data) \
+                     VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), ?2)",
+                )?
+                .execute(params![doc_id, chunk])?;
+                tx.prepare_cached(
+                    "UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2 \
+                     WHERE doc_id = ?1",
+                )?
+                .execute(params![doc_id, chunk.len() as i64])?;
             }
-            tx.execute(
-                "UPDATE documents SET team = ?2, agent = ?3, field_staff = ?4, staff = ?5, heads = ?6, updated_at = ?7 WHERE doc_id = ?1",
-                params![doc_id, meta.team, meta.agent, meta.field_staff, meta.staff, heads, now],
-            )?;
+            tx.prepare_cached(
+                "UPDATE documents SET team = ?2, agent = ?3, field_staff = ?4, staff = ?5, heads = ?6, \
+                 updated_at = ?7 WHERE doc_id = ?1",
+            )?
+            .execute(params![
+                doc_id,
+                meta.team,
+                meta.agent,
+                meta.field_staff,
+                meta.staff,
+                heads,
+                now
+            ])?;
         }
     }
     let mut hashes = Vec::with_capacity(new.len());
     for c in &new {
         let hash = c.hash().to_string();
-        tx.execute(
-            "INSERT OR IGNORE INTO provenance (change_hash, doc_id, user_id, device_id, received_at, device_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![hash, doc_id, p.user_id, p.device_id, now, c.timestamp() * 1000],
-        )?;
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO provenance (change_hash, doc_id, user_id, device_id, received_at, device_time) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![hash, doc_id, p.user_id, p.device_id, now, c.timestamp() * 1000])?;
         hashes.push(hash);
     }
     // The supervisor's tables change in the same transaction as the bytes they describe.
@@ -431,7 +454,8 @@ pub fn accept_merged(
         }
     };
     if conflicts_before != Some(conflicts) {
-        tx.execute("UPDATE documents SET conflicts = ?2 WHERE doc_id = ?1", params![doc_id, conflicts])?;
+        tx.prepare_cached("UPDATE documents SET conflicts = ?2 WHERE doc_id = ?1")?
+            .execute(params![doc_id, conflicts])?;
     }
     crate::attachments::index_refs(&tx, doc_id, &after_json)?;
     tx.commit()?;

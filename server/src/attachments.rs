@@ -646,13 +646,14 @@ async fn thumbnail(
 
 /// Rewrites the attachments a record refers to (at acceptance, in its transaction).
 pub fn index_refs(conn: &Connection, doc_id: &str, record: &serde_json::Value) -> Result<(), ServerError> {
-    conn.execute("DELETE FROM attachment_refs WHERE doc_id = ?1", [doc_id])?;
+    conn.prepare_cached("DELETE FROM attachment_refs WHERE doc_id = ?1")?.execute([doc_id])?;
     let mut insert =
         conn.prepare_cached("INSERT OR IGNORE INTO attachment_refs (doc_id, sha256) VALUES (?1, ?2)")?;
     for h in kefu_model::records::attachment_hashes(record) {
         insert.execute(params![doc_id, h])?;
     }
-    conn.execute("UPDATE documents SET attachments_indexed = 1 WHERE doc_id = ?1", [doc_id])?;
+    conn.prepare_cached("UPDATE documents SET attachments_indexed = 1 WHERE doc_id = ?1")?
+        .execute([doc_id])?;
     Ok(())
 }
 

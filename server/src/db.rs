@@ -56,6 +56,9 @@ impl Db {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Every statement of acceptance, projection and the dashboard stays prepared (rusqlite's
+        // default keeps 16, fewer than one acceptance uses).
+        conn.set_prepared_statement_cache_capacity(128);
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(sql)?;
