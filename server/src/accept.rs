@@ -152,7 +152,7 @@ pub fn load(conn: &Connection, doc_id: &str) -> Result<Option<Stored>, ServerErr
         )
         .optional()?;
     let Some((mut bytes, kind, parts)) = row else { return Ok(None) };
-    let mut stmt = conn.prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut stmt = conn.prepare_cached(LOAD_CHUNKS)?;
     for chunk in stmt.query_map([doc_id], |r| r.get::<_, Vec<u8>>(0))? {
         bytes.extend_from_slice(&chunk?);
     }
@@ -240,6 +240,13 @@ fn linear_extension(before_heads: &[ChangeHash], new: &[Change]) -> bool {
     }
     true
 }
+
+/// Appends a chunk to a document (test `cached_statements_are_not_re_prepared`).
+const APPEND_CHUNK: &str = "INSERT INTO chunks (doc_id, seq, data) \
+     VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), ?2)";
+
+/// A document's chunks in order.
+const LOAD_CHUNKS: &str = "SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq";
 
 fn hex_heads(heads: &[ChangeHash]) -> String {
     heads.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",")
@@ -404,11 +411,7 @@ pub fn accept_merged(
                 )?
                 .execute(params![doc_id, after.save()])?;
             } else {
-                tx.prepare_cached(
-                    "INSERT INTO chunks (doc_id, seq, data) \
-                     VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), ?2)",
-                )?
-                .execute(params![doc_id, chunk])?;
+                tx.prepare_cached(APPEND_CHUNK)?.execute(params![doc_id, chunk])?;
                 tx.prepare_cached(
                     "UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2 \
                      WHERE doc_id = ?1",
@@ -758,5 +761,36 @@ mod tests {
         let out = accept(&conn, &li, "doc1", concurrent, NOW).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(out, Outcome::Accepted { .. }), "{out:?}");
         assert_eq!(stored_conflicts(&conn), 1);
+    }
+
+    #[test]
+    fn cached_statements_are_not_re_prepared() {
+        let (_d, db) = db();
+        let conn = db.lock();
+        let li = who("li", Role::Agent);
+        let mut a = new_customer(Some("li"), Some("zhang"));
+        accept(&conn, &li, "doc1", all_changes(&mut a), NOW).unwrap_or_else(|e| panic!("{e}"));
+        let mut b = new_customer(Some("li"), None);
+        accept(&conn, &li, "doc2", all_changes(&mut b), NOW).unwrap_or_else(|e| panic!("{e}"));
+        // Edits to two documents in turn, so the statement is bound to a new id each time.
+        for (i, district) in ["一区", "二区", "三区"].iter().enumerate() {
+            for (id, doc) in [("doc1", &mut a), ("doc2", &mut b)] {
+                let h = doc.heads();
+                set_district(doc, district);
+                let out = accept(&conn, &li, id, since(doc, &h), NOW).unwrap_or_else(|e| panic!("{e}"));
+                assert!(matches!(out, Outcome::Accepted { .. }), "{i} {id}: {out:?}");
+            }
+        }
+        let chunks: i64 =
+            conn.query_row("SELECT count(*) FROM chunks", [], |r| r.get(0)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(chunks, 6, "every edit appended a chunk");
+        let stmt = conn.prepare_cached(APPEND_CHUNK).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::Run), 6);
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
+        for id in ["doc1", "doc2", "doc1"] {
+            load(&conn, id).unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("{id} stored"));
+        }
+        let stmt = conn.prepare_cached(LOAD_CHUNKS).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
 }

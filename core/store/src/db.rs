@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Result, StoreError};
@@ -63,6 +64,7 @@ pub fn open(path: &Path) -> Result<Connection> {
     // Every statement the store runs stays prepared (about 70 of them) instead of being
     // parsed again on each call.
     conn.set_prepared_statement_cache_capacity(128);
+    stable_plans(&conn)?;
     migrate(&conn, version)?;
     Ok(conn)
 }
@@ -71,8 +73,19 @@ pub fn open(path: &Path) -> Result<Connection> {
 pub fn open_in_memory() -> Result<Connection> {
     let conn = Connection::open_in_memory()?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    stable_plans(&conn)?;
     migrate(&conn, 0)?;
     Ok(conn)
+}
+
+/// Query plans that do not depend on the values bound (SQLite's query planner stability
+/// guarantee). Without it a cached statement that reads the (doc_id, seq) key in order (the
+/// chunk append's `max(seq)`, the load's `ORDER BY seq`) is re-prepared each time `?1` is bound
+/// to another document, which is every edit of a phone working through its files. The store
+/// runs no ANALYZE, so the bound values have nothing to offer the planner.
+fn stable_plans(conn: &Connection) -> Result<()> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
 }
 
 fn migrate(conn: &Connection, from: i64) -> Result<()> {
@@ -176,6 +189,35 @@ impl Drop for Checkpointer {
         drop(self.stop.take());
         if let Some(h) = self.handle.take() {
             let _ = h.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::{params, StatementStatus};
+
+    #[test]
+    fn appending_chunks_to_one_document_after_another_is_not_re_prepared() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for conn in [open(&dir.path().join("phone.db")), open_in_memory()] {
+            let conn = conn.unwrap_or_else(|e| panic!("{e}"));
+            conn.execute_batch(
+                "CREATE TEMP TABLE c (doc_id TEXT NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL, \
+                 PRIMARY KEY (doc_id, seq));",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            let append = "INSERT INTO c (doc_id, seq, data) \
+                 VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM c WHERE doc_id = ?1), ?2)";
+            for i in 0..6 {
+                let mut stmt = conn.prepare_cached(append).unwrap_or_else(|e| panic!("{e}"));
+                stmt.execute(params![format!("doc{}", i % 3), vec![1u8; 4]])
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            let stmt = conn.prepare_cached(append).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(stmt.get_status(StatementStatus::Run), 6);
+            assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
         }
     }
 }
