@@ -85,7 +85,8 @@ impl Default for Limits {
 /// never served stale.
 #[derive(Debug)]
 pub struct DocCache {
-    map: HashMap<String, (Stored, String, u64)>,
+    /// Boxed: a `Stored` is 4 KiB inline (its `AutoCommit`), and the map keeps spare room.
+    map: HashMap<String, (Box<Stored>, String, u64)>,
     /// Last use → document, oldest first.
     order: BTreeMap<u64, String>,
     tick: u64,
@@ -119,7 +120,7 @@ impl DocCache {
         self.order.remove(t);
         *t = tick;
         self.order.insert(tick, id.to_string());
-        Ok(Some(s))
+        Ok(Some(&mut **s))
     }
 
     /// Drops the cached copy (the next reader loads the stored bytes).
@@ -143,7 +144,7 @@ impl DocCache {
         }
         self.tick += 1;
         self.order.insert(self.tick, id.to_string());
-        self.map.insert(id.to_string(), (stored, heads, self.tick));
+        self.map.insert(id.to_string(), (Box::new(stored), heads, self.tick));
     }
 }
 
@@ -253,17 +254,20 @@ pub async fn handler(
         .on_upgrade(move |socket| connection(socket, state, principal, token.unwrap_or_default(), follow_all))
 }
 
-/// Per-document sync bookkeeping of one connection.
+/// Per-document sync bookkeeping of one connection: one for every document a peer follows,
+/// kept for the connection's life. The two documents are boxed because an `AutoCommit` is
+/// 4 KiB inline: unboxed, each entry of a connection's map took 8.7 KiB, empty or not, which
+/// was most of the server's memory per connection (docs/performance.md, lesson 19).
 #[derive(Debug)]
 struct DocSync {
     state: sync::State,
     /// For a document the server does not have (yet): the empty document the peer syncs
     /// against until its changes create it.
-    pending: Option<AutoCommit>,
+    pending: Option<Box<AutoCommit>>,
     /// The stored document plus changes whose dependencies have not arrived yet. Automerge
     /// keeps such changes queued and asks for the missing ones; the copy is kept until they
     /// come, then goes through acceptance whole.
-    partial: Option<AutoCommit>,
+    partial: Option<Box<AutoCommit>>,
     /// The peer was told its changes were refused or not applied.
     told: bool,
     /// The last message sent answered the peer's request with the document: the peer's
@@ -612,7 +616,7 @@ fn handle_doc(
         }
         // Unknown (or not theirs): sync against an empty document; changes may create it.
         let ds = c.docs.entry(doc_id.clone()).or_insert_with(DocSync::new);
-        let fork = ds.pending.get_or_insert_with(AutoCommit::new);
+        let fork = ds.pending.get_or_insert_with(Box::default);
         let saved = ds.state.clone();
         let received = fork.sync().receive_sync_message(&mut ds.state, msg);
         forget_patches(fork);
@@ -647,7 +651,7 @@ fn handle_doc(
             return Ok(step);
         }
         if complete {
-            let mut after = ds.pending.take().unwrap_or_default();
+            let mut after = ds.pending.take().map(|b| *b).unwrap_or_default();
             let new: Vec<String> = after.get_changes(&[]).iter().map(|ch| ch.hash().to_string()).collect();
             let (outcome, meta) =
                 accept::accept_merged(conn, &principal, &doc_id, None, &mut after, None, now)?;
@@ -672,7 +676,7 @@ fn handle_doc(
                         .fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     ds.state = saved;
                     ds.state.set_read_only(true);
-                    ds.pending = Some(AutoCommit::new());
+                    ds.pending = Some(Box::default());
                     ds.told = true;
                     let n = Notice { kefu: "rejected".into(), reason, hashes: new };
                     let m = notice(st, c, &doc_id, &n);
@@ -680,7 +684,7 @@ fn handle_doc(
                 }
                 _ => {
                     // Nothing new or not complete after all: keep syncing against the copy.
-                    ds.pending = Some(after);
+                    ds.pending = Some(Box::new(after));
                 }
             }
         }
@@ -761,7 +765,8 @@ fn handle_doc(
         // they are not accepted, the cached copy is dropped and the next reader loads the
         // stored bytes, which only an acceptance changes.
         let (mut fork, in_place) = match ds.partial.take() {
-            Some(mut p) => {
+            Some(p) => {
+                let mut p = *p;
                 // Bring in what other peers added meanwhile.
                 if !before_heads.iter().all(|h| p.get_change_by_hash(h).is_some()) {
                     if let Err(e) = p.merge(&mut stored.doc.clone()) {
@@ -788,7 +793,7 @@ fn handle_doc(
             if in_place {
                 cache.remove(&doc_id);
             }
-            ds.partial = Some(fork);
+            ds.partial = Some(Box::new(fork));
             if let Some(m) = ds.partial.as_mut().and_then(|p| p.sync().generate_sync_message(&mut ds.state)) {
                 step.send.push(sync_message(st, c, &doc_id, m));
             }
@@ -983,5 +988,18 @@ impl Limits {
             l.doc_cache = v.max(1);
         }
         Ok(l)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn following_a_document_costs_a_connection_little_memory() {
+        // A phone follows every record it may see (hundreds); each entry of its map is paid for
+        // the whole connection, and hashbrown keeps up to twice the entries' room.
+        let entry = std::mem::size_of::<(String, DocSync)>();
+        assert!(entry <= 512, "a followed document costs {entry} bytes inline");
     }
 }
